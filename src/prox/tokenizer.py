@@ -35,7 +35,11 @@ def _from_transformers(path: Path) -> Tokenizer:
         raise ValueError(
             f"{path} has no tokenizer.json; install transformers (pip install 'prox[lm]') to convert it"
         ) from None
-    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError) as error:  # their messages run over several lines; the CLI prints one
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"{path}: no tokenizer.json, and transformers could not load a tokenizer ({reason})") from None
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
         raise ValueError(f"{path}: transformers could not build a fast tokenizer from it")

@@ -12,12 +12,16 @@ DEFAULT_TOKEN_BUDGET = 1500
 
 @dataclass(frozen=True)
 class Chunk:
-    """Numbered lines first_line..last_line (inclusive, document-wide) joined by newlines."""
+    """Numbered lines first_line..last_line (inclusive, document-wide) joined by newlines.
+
+    `lines` are the same lines without their numbers; `size` is what they cost in the sizer's unit.
+    """
 
     first_line: int
     last_line: int
     text: str
     size: int
+    lines: tuple[str, ...] = ()
 
 
 def chunk_document(text: str, sizer: LineSizer, budget: int = DEFAULT_TOKEN_BUDGET) -> list[Chunk]:
@@ -39,4 +43,4 @@ def chunk_document(text: str, sizer: LineSizer, budget: int = DEFAULT_TOKEN_BUDG
 
 
 def _chunk(lines: list[str], start: int, stop: int, size: int) -> Chunk:
-    return Chunk(start, stop - 1, "\n".join(number_lines(lines[start:stop], start)), size)
+    return Chunk(start, stop - 1, "\n".join(number_lines(lines[start:stop], start)), size, tuple(lines[start:stop]))

@@ -72,7 +72,8 @@ class SegmentCachedTokenCounter:
     A numbered line `[NNN]w0 w1 w2` normalises to `▁[NNN]w0▁w1▁w2`. No vocabulary token contains a
     non-space character followed by `▁`, nor a digit followed by `]`, so BPE never merges across those
     boundaries and the count splits exactly into: count(`[NNN`) + count(`]w0`) + count(`▁w1`) + ...
-    Lines with two spaces in a row (runs of `▁` can merge) or with special-token text take the exact path.
+    Lines with two spaces in a row or a literal `▁` before a space (runs of `▁` can merge across the word
+    boundary) or with special-token text take the exact path.
     """
 
     unit = "tokens"
@@ -100,6 +101,7 @@ class SegmentCachedTokenCounter:
             or config.get("pre_tokenizer") is not None
             or model.get("type") != "BPE"
             or model.get("dropout") not in (None, 0.0)
+            or model.get("ignore_merges")  # whole-word vocabulary lookups would bypass the merges
         ):
             return False
         specials = {token.content for token in tokenizer.get_added_tokens_decoder().values()}
@@ -156,13 +158,14 @@ class SegmentCachedTokenCounter:
         return self.prefix_sizes[:count]
 
     def _irregular_lines(self, text: str, lines: list[str]) -> list[int]:
-        """Lines the word sum cannot count: double spaces, or special-token text. Checked per document first."""
+        """Lines the word sum cannot count: double spaces, `▁ `, or special-token text. Checked per document first."""
         if not self._irregular(text):
             return []
         return [index for index, line in enumerate(lines) if self._irregular(line)]
 
     def _irregular(self, text: str) -> bool:
-        return "  " in text or any(special in text for special in self.special_texts)
+        # A word ending in `▁` followed by a space normalises to `▁▁`, which the vocabulary may merge.
+        return "  " in text or _SPACE_MARK + " " in text or any(special in text for special in self.special_texts)
 
 
 def _piece_sizes(pieces: list[str], encoding: Encoding) -> list[int]:

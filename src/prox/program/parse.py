@@ -8,7 +8,6 @@ recorded `ParseError` and reading goes on with the next line: the parser never r
 from __future__ import annotations
 
 import ast
-import io
 import re
 import tokenize
 from collections.abc import Iterator
@@ -48,6 +47,9 @@ _FENCE = re.compile(r"^\s*```[\w+-]*\s*$|^\s*```|```\s*$")
 _SNIPPET_CHARS = 80
 # A garbage output can make every line a restart point; past this many, the rest is one error.
 _MAX_RESTARTS = 1000
+# An open call is given up as unterminated once it runs this many lines: without a bound, output cut off
+# after many unclosed calls is re-read to its end from every restart point (quadratic time).
+_MAX_CALL_LINES = 50
 
 
 def parse_program(text: str) -> Program:
@@ -75,27 +77,38 @@ class _Reader:
         first = 0
         restarts = 0
         while first < len(self.lines):
-            resume = self._read_from(first)
-            if resume is None:
+            restart = self._read_from(first)
+            if restart is None:
                 break
-            restarts += 1
+            resume, costly = restart
+            restarts += costly
             if restarts > _MAX_RESTARTS:
                 self._error("syntax", "too many unreadable lines; the rest was skipped", resume, "")
                 break
             first = max(resume, first + 1)
         return Program(tuple(self.calls), tuple(self.errors), self.source)
 
-    def _read_from(self, first: int) -> int | None:
-        """Read calls from line `first` (0-based) on; return the line to restart at after a tokenizer error."""
+    def _read_from(self, first: int) -> tuple[int, bool] | None:
+        """Read calls from line `first` (0-based) on; return the line to restart at after unreadable text, and
+        whether that restart re-reads lines (only those count against `_MAX_RESTARTS`)."""
         pending: _Pending | None = None
         name_token: tokenize.TokenInfo | None = None
         stray: list[tokenize.TokenInfo] = []
         stray_depth = 0
+        unmatched_closer = False
         try:
             for token in self._tokens(first):
                 kind, string = token.type, token.string
+                if kind == tokenize.NL and pending is None and stray_depth > 0:
+                    # A bracket opened by prose and left open: restart on the next line rather than let the
+                    # tokenizer read the rest of the output as that bracket's contents.
+                    self._flush_stray([*stray, name_token] if name_token is not None else stray)
+                    return token.start[0], False
                 if kind in _SKIPPED:
                     continue
+                if pending is not None and token.start[0] - pending.start[0] >= _MAX_CALL_LINES:
+                    self._unterminated(pending, token.start)
+                    return pending.start[0], True
                 if pending is not None:
                     if string in _OPENERS:
                         pending.depth += 1
@@ -114,6 +127,9 @@ class _Reader:
                         name_token = None
                     self._flush_stray(stray)
                     stray, stray_depth = [], 0
+                    if unmatched_closer and kind == tokenize.NEWLINE:
+                        # The tokenizer now believes every later line continues this one: start it afresh.
+                        return token.start[0], False
                     continue
                 if kind == tokenize.OP and string == "(" and name_token is not None and stray_depth == 0:
                     pending = _Pending(name_token.string, name_token.start)
@@ -128,28 +144,40 @@ class _Reader:
                 stray.append(token)
                 if string in _OPENERS:
                     stray_depth += 1
-                elif string in _CLOSERS and stray_depth > 0:
-                    stray_depth -= 1
+                elif string in _CLOSERS:
+                    if stray_depth > 0:
+                        stray_depth -= 1
+                    else:
+                        unmatched_closer = True
         except (tokenize.TokenError, SyntaxError, ValueError) as error:
             # Each branch returns the 1-based row of the offending line: reading restarts after it.
             error_row = min(_error_row(error, first), len(self.lines))
             if pending is not None:
                 self._unterminated(pending)
-                return pending.start[0]
+                return pending.start[0], True
             if isinstance(error, IndentationError) and error_row - 1 > first:
                 if name_token is not None:
                     stray.append(name_token)
                 self._flush_stray(stray)
-                return error_row - 1  # the badly indented line is read again as a fresh first line
+                return error_row - 1, True  # the badly indented line is read again as a fresh first line
             restart = stray[0].start[0] if stray_depth > 0 and stray else error_row
             self._error("syntax", _tokenizer_message(error), error_row, self._line(error_row))
-            return restart
+            return restart, True
         return None
 
     def _tokens(self, first: int) -> Iterator[tokenize.TokenInfo]:
         """Tokens of lines[first:], with rows renumbered to 1-based rows of the whole output."""
-        chunk = "\n".join(self.lines[first:])
-        for token in tokenize.generate_tokens(io.StringIO(chunk).readline):
+        rows = iter(range(first, len(self.lines)))
+        last = len(self.lines) - 1
+
+        def readline() -> str:
+            # Lines are handed over one at a time: a restart costs what it reads, not the whole rest.
+            row = next(rows, None)
+            if row is None:
+                return ""
+            return self.lines[row] if row == last else self.lines[row] + "\n"
+
+        for token in tokenize.generate_tokens(readline):
             yield token._replace(
                 start=(token.start[0] + first, token.start[1]), end=(token.end[0] + first, token.end[1])
             )
@@ -172,8 +200,8 @@ class _Reader:
         else:
             self.calls.append(result)
 
-    def _unterminated(self, pending: _Pending) -> None:
-        text = self._slice(pending.start, (len(self.lines), len(self.lines[-1])))
+    def _unterminated(self, pending: _Pending, end: tuple[int, int] | None = None) -> None:
+        text = self._slice(pending.start, end or (len(self.lines), len(self.lines[-1])))
         self._error("unterminated", "call is never closed (output cut off?)", pending.start[0], text, pending.name)
 
     def _flush_stray(self, tokens: list[tokenize.TokenInfo]) -> None:

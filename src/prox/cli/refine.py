@@ -1,0 +1,182 @@
+"""`prox refine` (run refiners over a corpus) and `prox execute` (replay recorded programs, no model)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from prox.generators import GENERATORS
+from prox.pipeline.run import (
+    DEFAULT_MAX_DOC_CHARS,
+    STAGES,
+    RunSettings,
+    check_output,
+    make_executor,
+    refine_pipeline,
+    replay_pipeline,
+    run,
+)
+from prox.pipeline.stages import DEFAULT_BATCH_SIZE
+from prox.pipeline.summary import format_summary, write_summary
+from prox.program import POLICIES
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    refine = commands.add_parser(
+        "refine",
+        help="refine a corpus: doc stage (keep/drop) then chunk stage (line edits)",
+        description="Refine JSONL/Parquet documents: a refiner writes a doc program (keep or drop) and chunk "
+        "programs (remove lines, normalize strings) for each document; the executor runs them under a policy. "
+        "OUT gets the refined documents, OUT/dropped the dropped ones with reasons, OUT/errors the bad input "
+        "records, OUT/stats.json the account of every document. Re-running the same command after a crash "
+        "resumes: finished tasks are skipped.",
+    )
+    refine.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="files, globs or folders of .jsonl[.gz|.zst] / .parquet"
+    )
+    refine.add_argument("--refiner", default="rules", choices=GENERATORS, help="program generator (default: rules)")
+    refine.add_argument(
+        "--stages", default="doc,chunk", help="which stages to run: doc, chunk or doc,chunk (default: doc,chunk)"
+    )
+    refine.add_argument("--text-key", default="text", help="input field holding the text (default: text)")
+    refine.add_argument(
+        "--id-key", default="id", help="input field holding the id (default: id; a stable id is made when absent)"
+    )
+    refine.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="documents per generator call")
+    refine.add_argument(
+        "--chunk-budget", type=int, default=None, help="chunk size in the refiner's unit (tokens or characters)"
+    )
+    refine.add_argument(
+        "--max-doc-chars",
+        type=int,
+        default=DEFAULT_MAX_DOC_CHARS,
+        help=f"documents longer than this go to OUT/errors (default: {DEFAULT_MAX_DOC_CHARS:,})",
+    )
+    _add_common(refine)
+    refine.set_defaults(run=run_refine)
+
+    execute = commands.add_parser(
+        "execute",
+        help="re-execute the programs recorded by prox refine under another policy (no model)",
+        description="Replay: read OUT of an earlier `prox refine` (its refined and dropped documents), run only the "
+        "executor on the recorded programs under --policy, and write a new output folder. No model runs.",
+    )
+    execute.add_argument("inputs", nargs=1, metavar="OUT", help="the output folder of an earlier prox refine")
+    _add_common(execute)
+    execute.set_defaults(run=run_execute)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder")
+    parser.add_argument(
+        "--policy", default="release", choices=tuple(POLICIES), help="execution policy (default: release)"
+    )
+    parser.add_argument("--output-format", default="jsonl", choices=("jsonl", "parquet"), help="default: jsonl (gzip)")
+    parser.add_argument(
+        "--layout",
+        default="prox",
+        choices=("prox", "prox-release"),
+        help="record layout: prox (metadata.prox holds programs and decisions) or prox-release (the released "
+        "ProX corpora: raw_content, doc_content, text, metadata.doc_program, metadata.chunk_program)",
+    )
+    parser.add_argument("--tasks", type=int, default=1, help="number of tasks (input files are split among them)")
+    parser.add_argument("--workers", type=int, default=1, help="tasks run at once (local: processes)")
+    parser.add_argument("--executor", default="local", choices=("local", "slurm", "ray"), help="default: local")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show datatrove's per-task logs")
+    slurm = parser.add_argument_group("slurm (with --executor slurm)")
+    slurm.add_argument("--dry-run", action="store_true", help="print the sbatch script instead of submitting it")
+    slurm.add_argument("--partition", default="cpu", help="Slurm partition (default: cpu)")
+    slurm.add_argument("--time", default="24:00:00", help="time limit per job (default: 24:00:00)")
+    slurm.add_argument("--cpus-per-task", type=int, default=1, help="CPUs per task (default: 1)")
+    slurm.add_argument("--gpus-per-task", type=int, default=0, help="GPUs per task, one generator each (default: 0)")
+    slurm.add_argument("--mem-per-cpu-gb", type=int, default=2, help="memory per CPU in GB (default: 2)")
+    slurm.add_argument("--venv-path", default=None, help="virtual environment to activate in the job")
+
+
+def _settings(args: argparse.Namespace) -> RunSettings:
+    stages = tuple(stage.strip() for stage in getattr(args, "stages", "doc,chunk").split(",") if stage.strip())
+    for name in ("tasks", "workers", "batch_size"):
+        if getattr(args, name, 1) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    return RunSettings(
+        inputs=list(args.inputs),
+        output=args.output,
+        refiner=getattr(args, "refiner", "rules"),
+        stages=stages or STAGES,
+        policy=args.policy,
+        output_format=args.output_format,
+        layout=args.layout,
+        text_key=getattr(args, "text_key", "text"),
+        id_key=getattr(args, "id_key", "id"),
+        tasks=args.tasks,
+        workers=args.workers,
+        executor=args.executor,
+        batch_size=getattr(args, "batch_size", DEFAULT_BATCH_SIZE),
+        chunk_budget=getattr(args, "chunk_budget", None),
+        max_doc_chars=getattr(args, "max_doc_chars", DEFAULT_MAX_DOC_CHARS),
+        progress=sys.stderr.isatty(),
+        slurm={
+            "partition": args.partition,
+            "time": args.time,
+            "cpus_per_task": args.cpus_per_task,
+            "gpus_per_task": args.gpus_per_task,
+            "mem_per_cpu_gb": args.mem_per_cpu_gb,
+            "venv_path": args.venv_path,
+        },
+    )
+
+
+def run_refine(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    check_output(settings.output)
+    return _run(refine_pipeline(settings), settings, args)
+
+
+def run_execute(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    check_output(settings.output)
+    return _run(replay_pipeline(settings), settings, args)
+
+
+def _run(pipeline: list, settings: RunSettings, args: argparse.Namespace) -> int:
+    _quiet_logs(args.verbose)
+    if settings.executor == "slurm":
+        return _run_slurm(pipeline, settings, args.dry_run)
+    summary = run(pipeline, settings)
+    print(format_summary(summary), file=sys.stderr)
+    print(f"wrote {settings.output} (stats: {settings.output}/stats.json)", file=sys.stderr)
+    return 0 if summary["accounted"] else 1
+
+
+def _run_slurm(pipeline: list, settings: RunSettings, dry_run: bool) -> int:
+    executor = make_executor(pipeline, settings)
+    if dry_run:
+        print(slurm_script(executor))
+        return 0
+    executor.run()
+    if executor.get_incomplete_ranks():
+        print(
+            f"submitted Slurm job {executor.job_id}; run this command again once it has finished to write "
+            f"{settings.output}/stats.json (finished tasks are not run twice)",
+            file=sys.stderr,
+        )
+        return 0
+    print(format_summary(write_summary(settings.logging_dir, f"{settings.output}/stats.json")), file=sys.stderr)
+    return 0
+
+
+def slurm_script(executor) -> str:  # noqa: ANN001 - a datatrove SlurmPipelineExecutor
+    """The sbatch script datatrove's Slurm executor would submit, without submitting it."""
+    pickled = executor.logging_dir.resolve_paths("executor.pik")
+    command = f"launch_pickled_pipeline {pickled}"
+    if executor.with_srun:
+        command = f"srun -l -n {executor.nodes_per_task} {command}"
+    return executor.get_launch_file_contents(executor.get_sbatch_args(max(1, executor.tasks)), command)
+
+
+def _quiet_logs(verbose: bool) -> None:
+    """datatrove logs every step of every task; prox prints one line per problem and a summary instead."""
+    from datatrove.utils.logging import logger
+
+    if not verbose:
+        logger.disable("datatrove")

@@ -1,0 +1,39 @@
+"""The interface every program generator implements: a batch of documents or chunks in, program texts out.
+
+Generators return raw program text, exactly as a model would write it; the pipeline parses and executes it,
+so a rules baseline, the lite refiner and an LM backend all pass through the same parser and policies.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from prox.chunking import CharacterCounter, Chunk, LineSizer
+
+# For generators without a tokenizer: about four characters a token, like the 1500-token budget.
+DEFAULT_CHARACTER_BUDGET = 6000
+
+
+class ProgramGenerator(ABC):
+    """Writes doc programs (`drop_doc()`/`keep_doc()`) and chunk programs for batches of inputs."""
+
+    name: str = "generator"
+
+    @abstractmethod
+    def doc_programs(self, texts: Sequence[str]) -> list[str]:
+        """One doc-stage program text per document text."""
+
+    @abstractmethod
+    def chunk_programs(self, chunks: Sequence[Chunk]) -> list[str]:
+        """One chunk-stage program text per chunk (line numbers are document-wide)."""
+
+    # How many units of `chunk_sizer()` one chunk may hold.
+    chunk_budget: int = DEFAULT_CHARACTER_BUDGET
+
+    def chunk_sizer(self) -> LineSizer:
+        """How this generator measures chunks; LM generators count their tokenizer's tokens."""
+        return CharacterCounter()
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most generators hold nothing
+        """Release models, engines or connections."""

@@ -1,0 +1,216 @@
+"""Input discovery and datatrove readers that account for every record, bad ones included.
+
+datatrove's readers skip a malformed line with a log message; prox needs every input record to end kept,
+dropped or set aside, so these readers turn each bad record into an *error document* (see `errors.py`)
+that the pipeline writes to `OUT/errors/`, and they keep reading where that is safe.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from datatrove.data import Document
+from datatrove.pipeline.readers import JsonlReader, ParquetReader
+
+from prox.pipeline.errors import error_document
+from prox.pipeline.metadata import PROX_KEY
+
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".json.zst")
+PARQUET_SUFFIXES = (".parquet",)
+
+
+@dataclass(frozen=True)
+class InputFiles:
+    """The input files, relative to one root folder, by format."""
+
+    root: str
+    jsonl: tuple[str, ...]
+    parquet: tuple[str, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.jsonl) + len(self.parquet)
+
+
+def find_inputs(inputs: list[str]) -> InputFiles:
+    """Expand files, globs and folders into readable input files; raise ValueError when there are none."""
+    files: set[Path] = set()
+    for entry in inputs:
+        matches = [Path(match) for match in glob.glob(entry, recursive=True)] or [Path(entry)]
+        for match in matches:
+            if match.is_dir():
+                files.update(path for path in match.rglob("*") if path.is_file() and _format_of(path))
+            elif match.is_file():
+                if not _format_of(match):
+                    raise ValueError(f"{match}: not a .jsonl, .jsonl.gz, .jsonl.zst or .parquet file")
+                files.add(match)
+            else:
+                raise ValueError(f"{entry}: no such file, folder or glob match")
+    if not files:
+        raise ValueError(f"no .jsonl, .jsonl.gz, .jsonl.zst or .parquet files in {' '.join(inputs)}")
+    absolute = sorted(path.resolve() for path in files)
+    root = Path(os.path.commonpath([str(path.parent) for path in absolute]))
+    relative = [str(path.relative_to(root)) for path in absolute]
+    return InputFiles(
+        root=str(root),
+        jsonl=tuple(path for path in relative if _format_of(Path(path)) == "jsonl"),
+        parquet=tuple(path for path in relative if _format_of(Path(path)) == "parquet"),
+    )
+
+
+def _format_of(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith(JSONL_SUFFIXES):
+        return "jsonl"
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    return None
+
+
+def stable_id(source_file: str, index: int) -> str:
+    """An id for a record that has none: the same file and position always give the same id."""
+    digest = hashlib.sha1(f"{source_file}:{index}".encode()).hexdigest()[:16]
+    return f"{Path(source_file).name}:{index}:{digest}"
+
+
+class _AccountingMixin:
+    """Shared checks: a record needs a non-empty string text; bad ones become error documents."""
+
+    text_key: str
+    id_key: str
+    max_chars: int
+    transform: Callable[[dict], dict] | None
+
+    def _document(self, data: object, source_file: str, index: int) -> Document:
+        where = f"{source_file}:{index + 1}"
+        if not isinstance(data, dict):
+            return error_document(where, f"record is a JSON {type(data).__name__}, not an object", str(data))
+        if self.transform is not None:
+            data = self.transform(data)
+        text = data.get(self.text_key)
+        if text is None:
+            keys = ", ".join(list(data)[:8])
+            return error_document(where, f"no '{self.text_key}' field (fields: {keys}); set --text-key", "")
+        if not isinstance(text, str):
+            return error_document(where, f"'{self.text_key}' is a {type(text).__name__}, not a string", str(text))
+        if not text.strip():
+            return error_document(where, "empty text", text)
+        if len(text) > self.max_chars:
+            return error_document(
+                where, f"text of {len(text):,} characters exceeds --max-doc-chars {self.max_chars:,}", text[:1000]
+            )
+        record_id = data.get(self.id_key)
+        metadata = {key: value for key, value in data.items() if key not in (self.text_key, self.id_key, "metadata")}
+        # A record's own metadata object (datatrove, Dolma and prox outputs have one) is merged in, not nested.
+        nested = data.get("metadata")
+        if isinstance(nested, str):
+            nested = _json_object(nested)
+        if isinstance(nested, dict):
+            metadata = nested | metadata
+        elif nested is not None:
+            metadata["metadata"] = nested
+        record = metadata.get(PROX_KEY)
+        if not isinstance(record, dict):
+            record = metadata[PROX_KEY] = {}
+        record.setdefault("source", where)  # a replayed record keeps where it first came from
+        return Document(
+            text=text, id=str(record_id) if record_id is not None else stable_id(source_file, index), metadata=metadata
+        )
+
+
+class ProxJsonlReader(_AccountingMixin, JsonlReader):
+    """JSONL (plain, gzip or zstd) reader that turns bad lines and broken files into error documents."""
+
+    name = "prox jsonl"
+
+    def __init__(
+        self,
+        data_folder: str,
+        paths_file: str,
+        text_key: str,
+        id_key: str,
+        max_chars: int,
+        transform: Callable[[dict], dict] | None = None,
+        **kwargs: object,
+    ):
+        super().__init__(data_folder, paths_file=paths_file, text_key=text_key, id_key=id_key, **kwargs)
+        self.max_chars = max_chars
+        self.transform = transform
+
+    def read_file(self, filepath: str) -> Iterator[Document]:
+        import orjson
+
+        index = -1
+        try:
+            with self.data_folder.open(filepath, "rb", compression=self.compression) as handle:
+                for index, line in enumerate(handle):
+                    with self.track_time():
+                        try:
+                            document = self._document(orjson.loads(line), filepath, index)
+                        except orjson.JSONDecodeError as error:
+                            where, raw = f"{filepath}:{index + 1}", line.decode("utf-8", "replace")
+                            document = error_document(where, _json_problem(line, error), raw)
+                    yield document
+        except (OSError, EOFError, zlib.error, ValueError) as error:
+            # A truncated or corrupt compressed file: what was read stays; the rest is one error.
+            yield error_document(
+                f"{filepath}:{index + 2}", f"unreadable from here on ({type(error).__name__}: {error})", ""
+            )
+
+
+def _json_object(text: str) -> dict | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _json_problem(line: bytes, error: Exception) -> str:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as decode_error:
+        return f"invalid UTF-8 at byte {decode_error.start}"
+    return f"malformed JSON ({error})"
+
+
+class ProxParquetReader(_AccountingMixin, ParquetReader):
+    """Parquet reader that turns bad rows and unreadable files into error documents."""
+
+    name = "prox parquet"
+
+    def __init__(
+        self,
+        data_folder: str,
+        paths_file: str,
+        text_key: str,
+        id_key: str,
+        max_chars: int,
+        transform: Callable[[dict], dict] | None = None,
+        **kwargs: object,
+    ):
+        super().__init__(data_folder, paths_file=paths_file, text_key=text_key, id_key=id_key, **kwargs)
+        self.max_chars = max_chars
+        self.transform = transform
+
+    def read_file(self, filepath: str) -> Iterator[Document]:
+        import pyarrow.parquet as pq
+
+        index = -1
+        try:
+            with self.data_folder.open(filepath, "rb") as handle, pq.ParquetFile(handle) as parquet:
+                for batch in parquet.iter_batches(batch_size=self.batch_size):
+                    for row in batch.to_pylist():
+                        index += 1
+                        yield self._document(row, filepath, index)
+        except Exception as error:  # pyarrow raises many kinds for a corrupt file
+            yield error_document(
+                f"{filepath}:{index + 2}", f"unreadable parquet from here on ({type(error).__name__}: {error})", ""
+            )

@@ -1,0 +1,199 @@
+"""Assemble a refining (or replay) pipeline from settings and run it on a datatrove executor.
+
+OUT layout: refined documents in OUT, dropped ones in OUT/dropped, bad ones in OUT/errors, datatrove's
+logs, per-task stats and completion markers in OUT/logs (which is what makes a re-run resume), and the
+summed account in OUT/stats.json.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from datatrove.pipeline.base import PipelineStep
+
+from prox.generators import make_generator
+from prox.pipeline.outputs import Layout, OutputFormat, document_writer, errors_writer, replay_record
+from prox.pipeline.readers import InputFiles, ProxJsonlReader, ProxParquetReader, find_inputs
+from prox.pipeline.stages import DEFAULT_BATCH_SIZE, AccountInput, ChunkStage, DocStage, ReplayStage, TallyKept
+from prox.pipeline.summary import write_summary
+from prox.program import get_policy
+
+Executor = Literal["local", "slurm", "ray"]
+STAGES = ("doc", "chunk")
+DEFAULT_MAX_DOC_CHARS = 10_000_000
+
+
+@dataclass
+class RunSettings:
+    """Everything `prox refine` and `prox execute` need, with the CLI's defaults."""
+
+    inputs: list[str]
+    output: str
+    refiner: str = "rules"
+    stages: tuple[str, ...] = STAGES
+    policy: str = "release"
+    output_format: OutputFormat = "jsonl"
+    layout: Layout = "prox"
+    text_key: str = "text"
+    id_key: str = "id"
+    tasks: int = 1
+    workers: int = 1
+    executor: Executor = "local"
+    batch_size: int = DEFAULT_BATCH_SIZE
+    chunk_budget: int | None = None
+    max_doc_chars: int = DEFAULT_MAX_DOC_CHARS
+    progress: bool = False
+    slurm: dict = field(default_factory=dict)
+
+    @property
+    def logging_dir(self) -> str:
+        return str(Path(self.output) / "logs")
+
+
+def check_output(output: str) -> None:
+    """Fail early, with what to do, when OUT cannot be written."""
+    path = Path(output)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".prox-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise ValueError(f"cannot write to {output} ({error.strerror}); choose another -o folder") from None
+
+
+def readers(settings: RunSettings, files: InputFiles, replay: bool = False) -> list[PipelineStep]:
+    """One reader per input format; each lists its files in OUT/logs so every task sees the same list."""
+    steps: list[PipelineStep] = []
+    logs = Path(settings.logging_dir)
+    logs.mkdir(parents=True, exist_ok=True)
+    common = {
+        "text_key": settings.text_key,
+        "id_key": settings.id_key,
+        "max_chars": settings.max_doc_chars,
+        "doc_progress": settings.progress,
+    }
+    if replay:
+        common |= {"text_key": "text", "id_key": "id", "transform": replay_record}
+    for name, reader_class, paths in (
+        ("jsonl", ProxJsonlReader, files.jsonl),
+        ("parquet", ProxParquetReader, files.parquet),
+    ):
+        if not paths:
+            continue
+        paths_file = logs / f"inputs-{name}.txt"
+        paths_file.write_text("".join(f"{path}\n" for path in paths))
+        steps.append(reader_class(files.root, paths_file=str(paths_file), **common))
+    return steps
+
+
+def refine_pipeline(settings: RunSettings) -> list[PipelineStep]:
+    """reader(s) → account input → doc stage → chunk stage → tally → writer."""
+    unknown = set(settings.stages) - set(STAGES)
+    if unknown or not settings.stages:
+        raise ValueError(f"--stages takes doc, chunk or doc,chunk; got {','.join(settings.stages) or 'nothing'}")
+    policy = get_policy(settings.policy)
+    generator = make_generator(settings.refiner)
+    out = Path(settings.output)
+    steps = readers(settings, find_inputs(settings.inputs))
+    steps.append(AccountInput(errors_writer=errors_writer(str(out / "errors"), "read_")))
+    dropped = str(out / "dropped")
+    errors = str(out / "errors")
+    if "doc" in settings.stages:
+        steps.append(
+            DocStage(
+                generator,
+                policy,
+                dropped_writer=document_writer(dropped, "doc_", settings.output_format, settings.layout),
+                errors_writer=errors_writer(errors, "doc_"),
+                batch_size=settings.batch_size,
+            )
+        )
+    if "chunk" in settings.stages:
+        steps.append(
+            ChunkStage(
+                generator,
+                policy,
+                dropped_writer=document_writer(dropped, "chunk_", settings.output_format, settings.layout),
+                errors_writer=errors_writer(errors, "chunk_"),
+                batch_size=settings.batch_size,
+                chunk_budget=settings.chunk_budget,
+            )
+        )
+    steps.append(TallyKept())
+    steps.append(document_writer(str(out), "", settings.output_format, settings.layout))
+    return steps
+
+
+def replay_pipeline(settings: RunSettings) -> list[PipelineStep]:
+    """Recorded programs of an earlier run (its kept and dropped documents) re-executed under a policy."""
+    source = Path(settings.inputs[0])
+    if not (source / "logs").is_dir():
+        raise ValueError(f"{source} is not a prox refine output folder (no logs/ inside)")
+    kept = [str(path) for path in source.glob("*") if path.is_file() and _is_data_file(path)]
+    dropped = [str(path) for path in (source / "dropped").glob("*") if path.is_file() and _is_data_file(path)]
+    if not kept + dropped:
+        raise ValueError(f"{source} holds no refined or dropped documents to replay")
+    out = Path(settings.output)
+    steps = readers(settings, find_inputs(kept + dropped), replay=True)
+    steps.append(AccountInput(errors_writer=errors_writer(str(out / "errors"), "read_")))
+    steps.append(
+        ReplayStage(
+            get_policy(settings.policy),
+            dropped_writer=document_writer(str(out / "dropped"), "replay_", settings.output_format, settings.layout),
+            errors_writer=errors_writer(str(out / "errors"), "replay_"),
+        )
+    )
+    steps.append(TallyKept())
+    steps.append(document_writer(str(out), "", settings.output_format, settings.layout))
+    return steps
+
+
+def _is_data_file(path: Path) -> bool:
+    return path.name.endswith((".jsonl.gz", ".parquet"))
+
+
+def make_executor(pipeline: list[PipelineStep], settings: RunSettings):  # noqa: ANN201 - a datatrove executor
+    """The datatrove executor for `settings.executor`."""
+    if settings.executor == "local":
+        from datatrove.executor import LocalPipelineExecutor
+
+        return LocalPipelineExecutor(
+            pipeline,
+            tasks=settings.tasks,
+            workers=settings.workers,
+            logging_dir=settings.logging_dir,
+            start_method="fork" if sys.platform.startswith("linux") else "spawn",
+        )
+    if settings.executor == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise ValueError("--executor ray needs Ray: pip install 'prox[ray]'") from None
+        from datatrove.executor.ray import RayPipelineExecutor
+
+        return RayPipelineExecutor(
+            pipeline, tasks=settings.tasks, workers=settings.workers, logging_dir=settings.logging_dir
+        )
+    if settings.executor == "slurm":
+        from datatrove.executor import SlurmPipelineExecutor
+
+        options = {
+            "time": "24:00:00",
+            "partition": "cpu",
+            "job_name": "prox-refine",
+            "cpus_per_task": 1,
+        } | settings.slurm
+        return SlurmPipelineExecutor(
+            pipeline, tasks=settings.tasks, workers=settings.workers, logging_dir=settings.logging_dir, **options
+        )
+    raise ValueError(f"unknown executor {settings.executor!r}; choose local, slurm or ray")
+
+
+def run(pipeline: list[PipelineStep], settings: RunSettings) -> dict:
+    """Run the pipeline to completion (skipping tasks finished by an earlier run) and write OUT/stats.json."""
+    make_executor(pipeline, settings).run()
+    return write_summary(settings.logging_dir, Path(settings.output) / "stats.json")
