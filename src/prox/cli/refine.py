@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from prox.generators import GENERATORS
@@ -80,24 +81,33 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "ProX corpora: raw_content, doc_content, text, metadata.doc_program, metadata.chunk_program)",
     )
     parser.add_argument("--tasks", type=int, default=1, help="number of tasks (input files are split among them)")
-    parser.add_argument("--workers", type=int, default=1, help="tasks run at once (local: processes)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="tasks run at once (default: local min(tasks, CPUs); slurm and ray: all)",
+    )
     parser.add_argument("--executor", default="local", choices=("local", "slurm", "ray"), help="default: local")
     parser.add_argument("-v", "--verbose", action="store_true", help="show datatrove's per-task logs")
-    slurm = parser.add_argument_group("slurm (with --executor slurm)")
-    slurm.add_argument("--dry-run", action="store_true", help="print the sbatch script instead of submitting it")
-    slurm.add_argument("--partition", default="cpu", help="Slurm partition (default: cpu)")
-    slurm.add_argument("--time", default="24:00:00", help="time limit per job (default: 24:00:00)")
+    slurm = parser.add_argument_group("clusters (with --executor slurm or ray)")
+    slurm.add_argument("--dry-run", action="store_true", help="slurm: print the sbatch script instead of submitting it")
+    slurm.add_argument("--partition", default="cpu", help="slurm: partition (default: cpu)")
+    slurm.add_argument("--time", default="24:00:00", help="slurm: time limit per job (default: 24:00:00)")
     slurm.add_argument("--cpus-per-task", type=int, default=1, help="CPUs per task (default: 1)")
     slurm.add_argument("--gpus-per-task", type=int, default=0, help="GPUs per task, one generator each (default: 0)")
     slurm.add_argument("--mem-per-cpu-gb", type=int, default=2, help="memory per CPU in GB (default: 2)")
-    slurm.add_argument("--venv-path", default=None, help="virtual environment to activate in the job")
+    slurm.add_argument("--venv-path", default=None, help="slurm: the venv's bin/activate script to source in each job")
 
 
 def _settings(args: argparse.Namespace) -> RunSettings:
     stages = tuple(stage.strip() for stage in getattr(args, "stages", "doc,chunk").split(",") if stage.strip())
     for name in ("tasks", "workers", "batch_size"):
-        if getattr(args, name, 1) < 1:
+        value = getattr(args, name, 1)
+        if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    workers = args.workers
+    if workers is None:
+        workers = min(args.tasks, os.cpu_count() or 1) if args.executor == "local" else -1
     return RunSettings(
         inputs=list(args.inputs),
         output=args.output,
@@ -109,13 +119,13 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         text_key=getattr(args, "text_key", "text"),
         id_key=getattr(args, "id_key", "id"),
         tasks=args.tasks,
-        workers=args.workers,
+        workers=workers,
         executor=args.executor,
         batch_size=getattr(args, "batch_size", DEFAULT_BATCH_SIZE),
         chunk_budget=getattr(args, "chunk_budget", None),
         max_doc_chars=getattr(args, "max_doc_chars", DEFAULT_MAX_DOC_CHARS),
         progress=sys.stderr.isatty(),
-        slurm={
+        cluster={
             "partition": args.partition,
             "time": args.time,
             "cpus_per_task": args.cpus_per_task,

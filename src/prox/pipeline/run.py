@@ -46,7 +46,8 @@ class RunSettings:
     chunk_budget: int | None = None
     max_doc_chars: int = DEFAULT_MAX_DOC_CHARS
     progress: bool = False
-    slurm: dict = field(default_factory=dict)
+    # Cluster options: Slurm partition, time, venv_path; CPUs, GPUs and memory per task (Slurm and Ray).
+    cluster: dict = field(default_factory=dict)
 
     @property
     def logging_dir(self) -> str:
@@ -170,13 +171,22 @@ def make_executor(pipeline: list[PipelineStep], settings: RunSettings):  # noqa:
         )
     if settings.executor == "ray":
         try:
-            import ray  # noqa: F401
+            import ray
         except ImportError:
             raise ValueError("--executor ray needs Ray: pip install 'prox[ray]'") from None
         from datatrove.executor.ray import RayPipelineExecutor
 
+        if not ray.is_initialized():
+            # Joins the cluster named by RAY_ADDRESS (or a running local one), else starts a local cluster.
+            ray.init(log_to_driver=False)
         return RayPipelineExecutor(
-            pipeline, tasks=settings.tasks, workers=settings.workers, logging_dir=settings.logging_dir
+            pipeline,
+            tasks=settings.tasks,
+            workers=settings.workers,
+            logging_dir=settings.logging_dir,
+            cpus_per_task=settings.cluster.get("cpus_per_task", 1),
+            gpus_per_task=settings.cluster.get("gpus_per_task", 0),
+            mem_per_cpu_gb=settings.cluster.get("mem_per_cpu_gb", 2),
         )
     if settings.executor == "slurm":
         from datatrove.executor import SlurmPipelineExecutor
@@ -186,7 +196,7 @@ def make_executor(pipeline: list[PipelineStep], settings: RunSettings):  # noqa:
             "partition": "cpu",
             "job_name": "prox-refine",
             "cpus_per_task": 1,
-        } | settings.slurm
+        } | settings.cluster
         return SlurmPipelineExecutor(
             pipeline, tasks=settings.tasks, workers=settings.workers, logging_dir=settings.logging_dir, **options
         )

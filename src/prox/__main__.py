@@ -1,0 +1,7 @@
+"""`python -m prox` runs the command line."""
+
+import sys
+
+from prox.cli import main
+
+sys.exit(main())
