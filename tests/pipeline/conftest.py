@@ -7,8 +7,11 @@ import json
 import random
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+
+from prox.cli import main
 
 _SYLLABLES = ("ba", "ker", "lin", "mo", "ra", "ten", "vis", "do", "ham", "sel", "tor", "wen", "pri", "gal", "nu")
 _STOP_WORDS = ("the", "of", "and", "to", "with", "that", "in", "for", "was", "on")
@@ -70,17 +73,16 @@ def pages(count: int, seed: int = 0, id_prefix: str | None = "page", spam_every:
 
 
 def write_jsonl(path: Path, records: Iterable[dict]) -> Path:
+    """Records as JSON lines; gzip or zstd compressed when the name ends in .gz or .zst."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = "".join(json.dumps(record) + "\n" for record in records)
+    data = "".join(json.dumps(record) + "\n" for record in records).encode()
     if path.name.endswith(".gz"):
-        with gzip.open(path, "wt", encoding="utf-8") as handle:
-            handle.write(lines)
+        data = gzip.compress(data)
     elif path.name.endswith(".zst"):
         import zstandard
 
-        path.write_bytes(zstandard.ZstdCompressor().compress(lines.encode()))
-    else:
-        path.write_text(lines, encoding="utf-8")
+        data = zstandard.ZstdCompressor().compress(data)
+    path.write_bytes(data)
     return path
 
 
@@ -118,9 +120,28 @@ def read_stats(out: Path) -> dict:
     return json.loads((out / "stats.json").read_text())
 
 
+def run_prox(*args: object) -> int:
+    """`prox ARGS...` in this process; the exit status."""
+    return main([str(arg) for arg in args])
+
+
+@pytest.fixture(scope="session")
+def tools() -> SimpleNamespace:
+    """The corpus builders and output readers above, for tests: `tools.pages(20)`, `tools.read_records(out)`."""
+    return SimpleNamespace(
+        pages=pages,
+        web_page=web_page,
+        write_jsonl=write_jsonl,
+        write_parquet=write_parquet,
+        read_records=read_records,
+        read_stats=read_stats,
+        prox=run_prox,
+    )
+
+
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
-    """A folder with one JSONL file of 20 pages (every fifth one spam) with ids."""
+    """A folder with one JSONL file of 20 pages with ids; every fifth page is spam the doc stage drops."""
     folder = tmp_path / "corpus"
     write_jsonl(folder / "pages.jsonl", pages(20))
     return folder

@@ -543,3 +543,13 @@ def test_doc_is_dropped_iff_the_raw_output_contains_drop(output, keep):
 def test_doc_program_without_source_falls_back_to_its_calls():
     assert execute_doc_program(Program((DropDoc(),)), RELEASE).keep is False
     assert execute_doc_program(Program((KeepDoc(),)), RELEASE).keep is True
+
+
+def test_hand_built_negative_range_is_an_error_and_removes_nothing():
+    from prox.program import Program, RemoveLines, execute_chunk_programs
+
+    text = "\n".join(f"line {i} has several words in it" for i in range(5))
+    report = execute_chunk_programs(text, Program((RemoveLines(-2, 1),)))
+    assert report.removed_lines == ()
+    assert report.errors == ("remove_lines(line_start=-2, line_end=1): negative line number",)
+    assert report.text == text

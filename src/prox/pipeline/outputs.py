@@ -82,6 +82,7 @@ def replay_record(data: dict) -> dict:
             "doc_program": metadata.pop("doc_program", None),
             "chunk_program": metadata.pop("chunk_program", None),
         }
+        metadata.pop("drop_reason", None)  # this layout keeps it beside the programs, not in a prox record
         text = data["raw_content"]
         if record["chunk_program"] is not None:
             record["chunk_programs"] = [

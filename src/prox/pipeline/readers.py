@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import io
 import json
 import os
 import zlib
@@ -146,11 +147,14 @@ class ProxJsonlReader(_AccountingMixin, JsonlReader):
 
     def read_file(self, filepath: str) -> Iterator[Document]:
         import orjson
+        import zstandard
 
         index = -1
         try:
             with self.data_folder.open(filepath, "rb", compression=self.compression) as handle:
-                for index, line in enumerate(handle):
+                # zstandard's stream reader cannot iterate lines (io.UnsupportedOperation); a buffer can.
+                lines = io.BufferedReader(handle) if filepath.endswith(".zst") else handle
+                for index, line in enumerate(lines):
                     with self.track_time():
                         try:
                             document = self._document(orjson.loads(line), filepath, index)
@@ -158,7 +162,7 @@ class ProxJsonlReader(_AccountingMixin, JsonlReader):
                             where, raw = f"{filepath}:{index + 1}", line.decode("utf-8", "replace")
                             document = error_document(where, _json_problem(line, error), raw)
                     yield document
-        except (OSError, EOFError, zlib.error, ValueError) as error:
+        except (OSError, EOFError, zlib.error, zstandard.ZstdError, ValueError) as error:
             # A truncated or corrupt compressed file: what was read stays; the rest is one error.
             yield error_document(
                 f"{filepath}:{index + 2}", f"unreadable from here on ({type(error).__name__}: {error})", ""

@@ -179,6 +179,10 @@ def _removed_ranges(
 ) -> list[tuple[int, int]]:
     """The merged, sorted, in-bounds line ranges to delete, after the policy's validity checks."""
     last_line = line_count - 1
+    negative = [item for item in ranges if item[0] < 0 or item[1] < 0]
+    for start, end, _ in negative:  # only hand-built calls: the parser rejects negative numbers
+        errors.append(f"{RemoveLines(start, end).to_source()}: negative line number")
+    ranges = [item for item in ranges if item[0] >= 0 and item[1] >= 0]
     if policy.chunk_scoped:
         valid = []
         for start, end, chunk in ranges:
