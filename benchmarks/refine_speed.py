@@ -25,7 +25,8 @@ PAGES = SHARED / "data" / "line_labels" / "wcxb_dev.jsonl.gz"
 PLAIN_DATATROVE = """
 import sys
 from datatrove.executor import LocalPipelineExecutor
-from datatrove.pipeline.filters import C4QualityFilter, FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
+from datatrove.pipeline.filters import C4QualityFilter, FineWebQualityFilter
+from datatrove.pipeline.filters import GopherQualityFilter, GopherRepetitionFilter
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 from datatrove.utils.logging import logger
