@@ -33,7 +33,7 @@ class RulesGenerator(ProgramGenerator):
             )
             from datatrove.pipeline.filters.c4_filters import CITATION_REGEX, END_PUNCTUATION, POLICY_SUBSTRINGS
         except ImportError as error:  # pragma: no cover - datatrove is a dependency
-            raise ImportError(f"the rules generator needs datatrove: {error}") from error
+            raise ImportError(f"the rules generator cannot load its filters: {error}") from error
         self._filters = [
             ("gopher_repetition", GopherRepetitionFilter()),
             ("gopher_quality", GopherQualityFilter()),

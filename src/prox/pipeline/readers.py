@@ -96,7 +96,7 @@ class _AccountingMixin:
         if self.transform is not None:
             data = self.transform(data)
         text = data.get(self.text_key)
-        if text is None:
+        if self.text_key not in data:
             keys = ", ".join(list(data)[:8])
             return error_document(where, f"no '{self.text_key}' field (fields: {keys}); set --text-key", "")
         if not isinstance(text, str):
