@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prox.generators.base import DEFAULT_CHARACTER_BUDGET, ProgramGenerator
+from prox.generators.base import DEFAULT_CHARACTER_BUDGET, GenerationFailure, ProgramGenerator, ProgramText
 
 GENERATORS = ("rules",)
 
@@ -16,4 +16,11 @@ def make_generator(name: str) -> ProgramGenerator:
     raise ValueError(f"unknown refiner {name!r}; choose one of: {', '.join(GENERATORS)}")
 
 
-__all__ = ["DEFAULT_CHARACTER_BUDGET", "GENERATORS", "ProgramGenerator", "make_generator"]
+__all__ = [
+    "DEFAULT_CHARACTER_BUDGET",
+    "GENERATORS",
+    "GenerationFailure",
+    "ProgramGenerator",
+    "ProgramText",
+    "make_generator",
+]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from prox.chunking import CharacterCounter, Chunk, LineSizer
 
@@ -15,17 +16,32 @@ from prox.chunking import CharacterCounter, Chunk, LineSizer
 DEFAULT_CHARACTER_BUDGET = 6000
 
 
+@dataclass(frozen=True)
+class GenerationFailure:
+    """Stands in for the program of one input whose generation failed (e.g. a request that still failed
+    after its retries); the pipeline sets that document aside in OUT/errors with the reason."""
+
+    reason: str
+
+
+ProgramText = str | GenerationFailure
+
+
 class ProgramGenerator(ABC):
-    """Writes doc programs (`drop_doc()`/`keep_doc()`) and chunk programs for batches of inputs."""
+    """Writes doc programs (`drop_doc()`/`keep_doc()`) and chunk programs for batches of inputs.
+
+    Each method returns one entry per input, in order: the program text, or a `GenerationFailure`.
+    Raising fails the whole batch instead.
+    """
 
     name: str = "generator"
 
     @abstractmethod
-    def doc_programs(self, texts: Sequence[str]) -> list[str]:
+    def doc_programs(self, texts: Sequence[str]) -> list[ProgramText]:
         """One doc-stage program text per document text."""
 
     @abstractmethod
-    def chunk_programs(self, chunks: Sequence[Chunk]) -> list[str]:
+    def chunk_programs(self, chunks: Sequence[Chunk]) -> list[ProgramText]:
         """One chunk-stage program text per chunk (line numbers are document-wide)."""
 
     # How many units of `chunk_sizer()` one chunk may hold.

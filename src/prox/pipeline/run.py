@@ -14,7 +14,7 @@ from typing import Literal
 
 from datatrove.pipeline.base import PipelineStep
 
-from prox.generators import make_generator
+from prox.generators import ProgramGenerator, make_generator
 from prox.pipeline.outputs import Layout, OutputFormat, document_writer, errors_writer, replay_record
 from prox.pipeline.readers import InputFiles, ProxJsonlReader, ProxParquetReader, find_inputs
 from prox.pipeline.stages import DEFAULT_BATCH_SIZE, AccountInput, ChunkStage, DocStage, ReplayStage, TallyKept
@@ -91,13 +91,14 @@ def readers(settings: RunSettings, files: InputFiles, replay: bool = False) -> l
     return steps
 
 
-def refine_pipeline(settings: RunSettings) -> list[PipelineStep]:
-    """reader(s) → account input → doc stage → chunk stage → tally → writer."""
+def refine_pipeline(settings: RunSettings, generator: ProgramGenerator | None = None) -> list[PipelineStep]:
+    """reader(s) → account input → doc stage → chunk stage → tally → writer; `generator` overrides
+    `settings.refiner` (for generators built in code)."""
     unknown = set(settings.stages) - set(STAGES)
     if unknown or not settings.stages:
         raise ValueError(f"--stages takes doc, chunk or doc,chunk; got {','.join(settings.stages) or 'nothing'}")
     policy = get_policy(settings.policy)
-    generator = make_generator(settings.refiner)
+    generator = generator or make_generator(settings.refiner)
     out = Path(settings.output)
     steps = readers(settings, find_inputs(settings.inputs))
     steps.append(AccountInput(errors_writer=errors_writer(str(out / "errors"), "read_")))

@@ -15,7 +15,7 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from prox.chunking import chunk_document
-from prox.generators.base import ProgramGenerator
+from prox.generators.base import GenerationFailure, ProgramGenerator
 from prox.pipeline.errors import is_error, mark_error
 from prox.pipeline.metadata import prox_metadata
 from prox.program import (
@@ -114,7 +114,9 @@ class DocStage(_WritingStep):
                         self._error(document, f"doc stage failed: {type(error).__name__}: {error}", rank)
                     continue
                 for document, text in zip(batch, programs, strict=True):
-                    if self._apply(document, text, rank):
+                    if isinstance(text, GenerationFailure):
+                        self._error(document, f"doc program: {text.reason}", rank)
+                    elif self._apply(document, text, rank):
                         yield document
         finally:
             self._close_writers()
@@ -170,6 +172,10 @@ class ChunkStage(_WritingStep):
                 for document, document_chunks in zip(batch, chunks, strict=True):
                     texts = programs[position : position + len(document_chunks)]
                     position += len(document_chunks)
+                    failure = next((text for text in texts if isinstance(text, GenerationFailure)), None)
+                    if failure is not None:
+                        self._error(document, f"chunk program: {failure.reason}", rank)
+                        continue
                     recorded = [
                         {"first_line": chunk.first_line, "last_line": chunk.last_line, "program": text}
                         for chunk, text in zip(document_chunks, texts, strict=True)
