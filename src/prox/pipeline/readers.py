@@ -86,8 +86,20 @@ class _AccountingMixin:
 
     text_key: str
     id_key: str
-    max_chars: int
-    transform: Callable[[dict], dict] | None
+
+    def __init__(
+        self,
+        data_folder: str,
+        paths_file: str,
+        text_key: str,
+        id_key: str,
+        max_chars: int,
+        transform: Callable[[dict], dict] | None = None,
+        **kwargs: object,
+    ):
+        super().__init__(data_folder, paths_file=paths_file, text_key=text_key, id_key=id_key, **kwargs)
+        self.max_chars = max_chars
+        self.transform = transform
 
     def _document(self, data: object, source_file: str, index: int) -> Document:
         where = f"{source_file}:{index + 1}"
@@ -130,20 +142,6 @@ class ProxJsonlReader(_AccountingMixin, JsonlReader):
     """JSONL (plain, gzip or zstd) reader that turns bad lines and broken files into error documents."""
 
     name = "prox jsonl"
-
-    def __init__(
-        self,
-        data_folder: str,
-        paths_file: str,
-        text_key: str,
-        id_key: str,
-        max_chars: int,
-        transform: Callable[[dict], dict] | None = None,
-        **kwargs: object,
-    ):
-        super().__init__(data_folder, paths_file=paths_file, text_key=text_key, id_key=id_key, **kwargs)
-        self.max_chars = max_chars
-        self.transform = transform
 
     def read_file(self, filepath: str) -> Iterator[Document]:
         import orjson
@@ -189,20 +187,6 @@ class ProxParquetReader(_AccountingMixin, ParquetReader):
     """Parquet reader that turns bad rows and unreadable files into error documents."""
 
     name = "prox parquet"
-
-    def __init__(
-        self,
-        data_folder: str,
-        paths_file: str,
-        text_key: str,
-        id_key: str,
-        max_chars: int,
-        transform: Callable[[dict], dict] | None = None,
-        **kwargs: object,
-    ):
-        super().__init__(data_folder, paths_file=paths_file, text_key=text_key, id_key=id_key, **kwargs)
-        self.max_chars = max_chars
-        self.transform = transform
 
     def read_file(self, filepath: str) -> Iterator[Document]:
         import pyarrow.parquet as pq

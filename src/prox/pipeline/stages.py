@@ -85,10 +85,8 @@ class AccountInput(_WritingStep):
             self._close_writers()
 
 
-class DocStage(_WritingStep):
-    """Asks the generator for a doc program per document and keeps or drops the document by it."""
-
-    name = "doc stage"
+class _GeneratingStep(_WritingStep):
+    """A step that asks a generator for programs, a batch of documents at a time."""
 
     def __init__(
         self,
@@ -102,6 +100,12 @@ class DocStage(_WritingStep):
         self.generator = generator
         self.policy = policy
         self.batch_size = batch_size
+
+
+class DocStage(_GeneratingStep):
+    """Asks the generator for a doc program per document and keeps or drops the document by it."""
+
+    name = "doc stage"
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         try:
@@ -135,7 +139,7 @@ class DocStage(_WritingStep):
         return True
 
 
-class ChunkStage(_WritingStep):
+class ChunkStage(_GeneratingStep):
     """Chunks each document, asks the generator for chunk programs and executes them under the policy."""
 
     name = "chunk stage"
@@ -149,10 +153,7 @@ class ChunkStage(_WritingStep):
         batch_size: int = DEFAULT_BATCH_SIZE,
         chunk_budget: int | None = None,
     ):
-        super().__init__(dropped_writer, errors_writer)
-        self.generator = generator
-        self.policy = policy
-        self.batch_size = batch_size
+        super().__init__(generator, policy, dropped_writer, errors_writer, batch_size)
         self.chunk_budget = chunk_budget or generator.chunk_budget
         self._sizer = None
 
