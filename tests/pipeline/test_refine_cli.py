@@ -12,7 +12,7 @@ NAV_LINES = ("Home | News | Sport | Weather | Contact", "Login | Register", "Bac
 
 def test_refine_keeps_pages_and_drops_spam_with_reasons(tools, corpus: Path, tmp_path: Path, capsys):
     out = tmp_path / "out"
-    assert tools.prox("refine", corpus, "-o", out) == 0
+    assert tools.prox("refine", corpus, "-o", out, "--refiner", "rules", "--policy", "release") == 0
     kept, dropped = tools.read_records(out), tools.read_records(out / "dropped")
     inputs = tools.pages(20)
     assert len(kept) == 16 and len(dropped) == 4
@@ -88,7 +88,9 @@ def test_text_key_and_id_key_name_the_input_fields(tools, tmp_path: Path):
     kept = tools.read_records(out)
     assert sorted(record["id"] for record in kept) == [f"custom-{index}" for index in range(5)]
     assert all(record["metadata"]["lang"] == "en" and "content" not in record["metadata"] for record in kept)
-    assert all(record["metadata"]["prox"]["raw_content"] == records[int(record["id"][-1])]["content"] for record in kept)
+    assert all(
+        record["metadata"]["prox"]["raw_content"] == records[int(record["id"][-1])]["content"] for record in kept
+    )
 
 
 def test_without_text_key_every_record_is_an_error_naming_the_option(tools, tmp_path: Path, capsys):
@@ -195,3 +197,19 @@ def test_unwritable_output_is_fatal(tools, corpus: Path, tmp_path: Path, capsys)
 def test_bad_options_are_fatal(tools, corpus: Path, tmp_path: Path, capsys, option, value, message):
     assert tools.prox("refine", corpus, "-o", tmp_path / "out", option, value) == 2
     assert message in capsys.readouterr().err
+
+
+def test_files_of_an_earlier_output_inside_the_input_folder_are_not_inputs(tmp_path):
+    from prox.cli import main
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    sentence = "A proper sentence with enough words to pass the line rules of the baseline."
+    (corpus / "a.jsonl").write_text("\n".join(json.dumps({"id": f"x{i}", "text": sentence}) for i in range(3)) + "\n\n")
+    out = corpus / "out"
+    assert main(["refine", str(corpus), "-o", str(out)]) == 0
+    assert main(["refine", str(corpus), "-o", str(tmp_path / "again")]) == 0
+    first = json.loads((out / "stats.json").read_text())
+    assert first["documents_in"] == 3 and first["errors"] == 0  # the trailing blank line is no record
+    # The second run reads the corpus folder, which now holds corpus/out: an earlier output is not input.
+    assert json.loads((tmp_path / "again" / "stats.json").read_text())["documents_in"] == 3

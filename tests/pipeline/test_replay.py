@@ -14,7 +14,9 @@ def _outcome(tools, out: Path) -> tuple[dict, dict]:
         record["id"]: (record["text"], record["metadata"]["prox"].get("chunk_decision"))
         for record in tools.read_records(out)
     }
-    dropped = {record["id"]: record["metadata"]["prox"]["drop_reason"] for record in tools.read_records(out / "dropped")}
+    dropped = {
+        record["id"]: record["metadata"]["prox"]["drop_reason"] for record in tools.read_records(out / "dropped")
+    }
     return kept, dropped
 
 

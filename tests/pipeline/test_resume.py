@@ -33,23 +33,35 @@ def _outputs(tools, out: Path) -> Counter:
     return records
 
 
-def _completed(out: Path) -> int:
+def _completed(out: Path) -> set[int]:
     folder = out / "logs" / "completions"
-    return len(list(folder.iterdir())) if folder.is_dir() else 0
+    return {int(path.name) for path in folder.iterdir()} if folder.is_dir() else set()
 
 
-def _start_and_kill_after_first_completed_task(command: list[str], out: Path, log: Path) -> int:
-    """Start the run, SIGKILL it as soon as one task has completed; the number of tasks completed by then."""
+def _started(out: Path) -> set[int]:
+    """Tasks that have begun writing refined documents (`OUT/{rank:05d}.jsonl.gz`)."""
+    return {int(path.name.split(".")[0]) for path in out.glob("*.jsonl.gz")}
+
+
+def _start_and_kill_mid_task(command: list[str], out: Path, log: Path) -> tuple[set[int], set[int]]:
+    """Start the run; SIGKILL it once a task has completed and a later one has begun writing.
+
+    Returns the tasks completed and the tasks begun but not completed at the kill.
+    """
     with log.open("w") as stderr:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         deadline = time.monotonic() + 120
-        while _completed(out) == 0 and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.005)
+        while process.poll() is None and time.monotonic() < deadline:
+            completed = _completed(out)
+            if completed and _started(out) - completed:
+                break
+            time.sleep(0.002)
         os.kill(process.pid, signal.SIGKILL)
     finally:
         process.wait()
-    return _completed(out)
+    completed = _completed(out)
+    return completed, _started(out) - completed
 
 
 def test_a_killed_run_resumes_to_the_same_output_as_an_uninterrupted_one(tools, tmp_path: Path):
@@ -58,11 +70,11 @@ def test_a_killed_run_resumes_to_the_same_output_as_an_uninterrupted_one(tools, 
         corpus = tmp_path / f"corpus-{attempt}"
         _corpus(tools, corpus, pages_per_file)
         command = [sys.executable, "-m", "prox", "refine", str(corpus), "-o", str(out), "--tasks", str(TASKS)]
-        command += ["--workers", "1"]
-        completed = _start_and_kill_after_first_completed_task(command, out, tmp_path / "killed.log")
-        if 0 < completed < TASKS:
+        command += ["--workers", "1", "--batch-size", "4"]  # small batches: a task writes early, then goes on
+        completed, unfinished = _start_and_kill_mid_task(command, out, tmp_path / "killed.log")
+        if completed and unfinished and len(completed) < TASKS:
             break
-        # The kill came too late (or too early to count): start over with more pages per task.
+        # The kill missed the middle of a task: start over with more pages per task.
         subprocess.run(["rm", "-rf", str(out)], check=True)
     else:
         raise AssertionError("could not kill the run between its first and last task")
@@ -70,10 +82,10 @@ def test_a_killed_run_resumes_to_the_same_output_as_an_uninterrupted_one(tools, 
 
     resumed = subprocess.run(command, capture_output=True, text=True, check=False)
     assert resumed.returncode == 0, resumed.stderr
-    assert _completed(out) == TASKS
+    assert len(_completed(out)) == TASKS
 
     fresh = tmp_path / "fresh"
-    assert tools.prox("refine", corpus, "-o", fresh, "--tasks", TASKS, "--workers", 1) == 0
+    assert tools.prox("refine", corpus, "-o", fresh, "--tasks", TASKS, "--workers", 1, "--batch-size", 4) == 0
     expected = _outputs(tools, fresh)
     assert _outputs(tools, out) == expected
     assert max(expected.values()) == 1  # no record twice

@@ -22,7 +22,9 @@ def sbatch_calls(monkeypatch) -> list[str]:
     return calls
 
 
-def test_dry_run_prints_the_sbatch_script_and_submits_nothing(tools, corpus: Path, tmp_path: Path, capsys, sbatch_calls):
+def test_dry_run_prints_the_sbatch_script_and_submits_nothing(
+    tools, corpus: Path, tmp_path: Path, capsys, sbatch_calls
+):
     out = tmp_path / "out"
     args = ("--executor", "slurm", "--dry-run", "--tasks", 4, "--partition", "gpu-small", "--time", "02:00:00")
     assert tools.prox("refine", corpus, "-o", out, *args) == 0

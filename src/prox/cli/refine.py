@@ -7,6 +7,7 @@ import os
 import sys
 
 from prox.generators import GENERATORS
+from prox.generators.lm import BACKENDS
 from prox.pipeline.run import (
     DEFAULT_MAX_DOC_CHARS,
     STAGES,
@@ -20,6 +21,20 @@ from prox.pipeline.run import (
 from prox.pipeline.stages import DEFAULT_BATCH_SIZE
 from prox.pipeline.summary import format_summary, write_summary
 from prox.program import POLICIES
+from prox.prompts import CHUNK_MAX_NEW_TOKENS, DOC_MAX_NEW_TOKENS
+
+# Backend flags, by the backend they apply to: flag name -> backend option.
+_BACKEND_FLAGS = {
+    "transformers": {"device": "device", "dtype": "dtype"},
+    "openai": {
+        "base_url": "base_url",
+        "api_key": "api_key",
+        "concurrency": "concurrency",
+        "request_timeout": "timeout",
+        "max_retries": "max_retries",
+    },
+    "vllm": {},
+}
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
@@ -53,6 +68,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         default=DEFAULT_MAX_DOC_CHARS,
         help=f"documents longer than this go to OUT/errors (default: {DEFAULT_MAX_DOC_CHARS:,})",
     )
+    _add_lm_options(refine)
     _add_common(refine)
     refine.set_defaults(run=run_refine)
 
@@ -65,6 +81,44 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     execute.add_argument("inputs", nargs=1, metavar="OUT", help="the output folder of an earlier prox refine")
     _add_common(execute)
     execute.set_defaults(run=run_execute)
+
+
+def _add_lm_options(parser: argparse.ArgumentParser) -> None:
+    lm = parser.add_argument_group("LM refiner (with --refiner lm; see docs/refine.md)")
+    lm.add_argument(
+        "--backend", default="transformers", choices=BACKENDS, help="what runs the models (default: transformers)"
+    )
+    lm.add_argument(
+        "--doc-model", metavar="MODEL", help="doc-stage model: a local directory, a Hub id or a server's model name"
+    )
+    lm.add_argument("--chunk-model", metavar="MODEL", help="chunk-stage model (may be the same as --doc-model)")
+    lm.add_argument(
+        "--tokenizer", metavar="DIR", help="tokenizer for prompts and chunking (default: the chunk model's)"
+    )
+    lm.add_argument("--cache", metavar="PATH", help="sqlite request cache (default: OUT/logs/requests.sqlite)")
+    lm.add_argument(
+        "--no-doc-truncation",
+        action="store_true",
+        help="cut long documents, not the doc prompt, so the prompt keeps its closing [/INST] (release: truncates)",
+    )
+    lm.add_argument(
+        "--double-bos", action="store_true", help="start chunk prompts with two BOS tokens, as the release's engine did"
+    )
+    lm.add_argument("--max-new-tokens-doc", type=int, default=DOC_MAX_NEW_TOKENS, help=f"default: {DOC_MAX_NEW_TOKENS}")
+    lm.add_argument(
+        "--max-new-tokens-chunk", type=int, default=CHUNK_MAX_NEW_TOKENS, help=f"default: {CHUNK_MAX_NEW_TOKENS}"
+    )
+    lm.add_argument("--device", help="transformers: torch device (default: cuda when available, else cpu)")
+    lm.add_argument(
+        "--dtype",
+        choices=("auto", "bf16", "fp32"),
+        help="transformers: weights dtype (default: auto = bf16 on GPUs with bf16 and CPUs with AMX, else fp32)",
+    )
+    lm.add_argument("--base-url", metavar="URL", help="openai: the server's base URL, e.g. http://localhost:8000/v1")
+    lm.add_argument("--api-key", metavar="KEY", help="openai: API key, if the server wants one")
+    lm.add_argument("--concurrency", type=int, metavar="N", help="openai: requests in flight at once")
+    lm.add_argument("--request-timeout", type=float, metavar="S", help="openai: seconds per request")
+    lm.add_argument("--max-retries", type=int, metavar="N", help="openai: retries of a failed request")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -112,6 +166,7 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         inputs=list(args.inputs),
         output=args.output,
         refiner=getattr(args, "refiner", "rules"),
+        refiner_options=_refiner_options(args, stages or STAGES),
         stages=stages or STAGES,
         policy=args.policy,
         output_format=args.output_format,
@@ -134,6 +189,53 @@ def _settings(args: argparse.Namespace) -> RunSettings:
             "venv_path": args.venv_path,
         },
     )
+
+
+def _refiner_options(args: argparse.Namespace, stages: tuple[str, ...]) -> dict:
+    """The LM refiner's options from its flags; flags that do not apply to the chosen refiner or backend fail."""
+    refiner = getattr(args, "refiner", "rules")
+    lm_flags = ("doc_model", "chunk_model", "tokenizer", "cache", "no_doc_truncation", "double_bos")
+    backend_flags = [flag for flags in _BACKEND_FLAGS.values() for flag in flags]
+    if refiner != "lm":
+        given = [flag for flag in (*lm_flags, *backend_flags) if getattr(args, flag, None)]
+        if given:
+            raise ValueError(f"--{given[0].replace('_', '-')} applies to --refiner lm only")
+        return {}
+    for stage, flag in (("doc", "doc_model"), ("chunk", "chunk_model")):
+        if stage in stages and not getattr(args, flag):
+            raise ValueError(
+                f"--refiner lm needs --{flag.replace('_', '-')} MODEL for the {stage} stage "
+                "(a model directory, a Hub id or, with --backend openai, the server's model name)"
+            )
+    for name in ("max_new_tokens_doc", "max_new_tokens_chunk", "concurrency"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.max_retries is not None and args.max_retries < 0:
+        raise ValueError("--max-retries must be 0 or more")
+    backend_options = {}
+    for backend, flags in _BACKEND_FLAGS.items():
+        for flag, option in flags.items():
+            value = getattr(args, flag)
+            if value is None:
+                continue
+            if backend != args.backend:
+                raise ValueError(f"--{flag.replace('_', '-')} applies to --backend {backend} only")
+            backend_options[option] = value
+    options = {
+        "backend": args.backend,
+        "backend_options": backend_options,
+        "doc_model": args.doc_model if "doc" in stages else None,
+        "chunk_model": args.chunk_model if "chunk" in stages else None,
+        "tokenizer": args.tokenizer,
+        "truncate_doc_prompt": not args.no_doc_truncation,
+        "double_bos": args.double_bos,
+        "doc_max_new_tokens": args.max_new_tokens_doc,
+        "chunk_max_new_tokens": args.max_new_tokens_chunk,
+    }
+    if args.cache:
+        options["cache_path"] = args.cache
+    return options
 
 
 def run_refine(args: argparse.Namespace) -> int:
@@ -181,7 +283,8 @@ def slurm_script(executor) -> str:  # noqa: ANN001 - a datatrove SlurmPipelineEx
     command = f"launch_pickled_pipeline {pickled}"
     if executor.with_srun:
         command = f"srun -l -n {executor.nodes_per_task} {command}"
-    return executor.get_launch_file_contents(executor.get_sbatch_args(max(1, executor.tasks)), command)
+    script = executor.get_launch_file_contents(executor.get_sbatch_args(max(1, executor.tasks)), command)
+    return script + f"# dry run: nothing was submitted, and {pickled} is written only by a real submission\n"
 
 
 def _quiet_logs(verbose: bool) -> None:

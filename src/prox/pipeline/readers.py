@@ -40,20 +40,33 @@ class InputFiles:
         return len(self.jsonl) + len(self.parquet)
 
 
-def find_inputs(inputs: list[str]) -> InputFiles:
-    """Expand files, globs and folders into readable input files; raise ValueError when there are none."""
+def find_inputs(inputs: list[str], exclude: str | None = None) -> InputFiles:
+    """Expand files, globs and folders into readable input files; raise ValueError when there are none.
+
+    Files under `exclude` (the run's own output folder) and under earlier output folders found inside an
+    input folder are skipped.
+    """
     files: set[Path] = set()
     for entry in inputs:
         matches = [Path(match) for match in glob.glob(entry, recursive=True)] or [Path(entry)]
         for match in matches:
             if match.is_dir():
-                files.update(path for path in match.rglob("*") if path.is_file() and _format_of(path))
+                # Earlier prox/datatrove outputs inside the folder (marked by logs/completions) are not input.
+                outputs = [marker.parent.parent for marker in match.rglob("logs/completions") if marker.is_dir()]
+                files.update(
+                    path
+                    for path in match.rglob("*")
+                    if path.is_file() and _format_of(path) and not any(path.is_relative_to(out) for out in outputs)
+                )
             elif match.is_file():
                 if not _format_of(match):
                     raise ValueError(f"{match}: not a .jsonl, .jsonl.gz, .jsonl.zst or .parquet file")
                 files.add(match)
             else:
                 raise ValueError(f"{entry}: no such file, folder or glob match")
+    if exclude is not None:
+        skipped = Path(exclude).resolve()
+        files = {path for path in files if not path.resolve().is_relative_to(skipped)}
     if not files:
         raise ValueError(f"no .jsonl, .jsonl.gz, .jsonl.zst or .parquet files in {' '.join(inputs)}")
     absolute = sorted(path.resolve() for path in files)
@@ -153,6 +166,8 @@ class ProxJsonlReader(_AccountingMixin, JsonlReader):
                 # zstandard's stream reader cannot iterate lines (io.UnsupportedOperation); a buffer can.
                 lines = io.BufferedReader(handle) if filepath.endswith(".zst") else handle
                 for index, line in enumerate(lines):
+                    if not line.strip():
+                        continue  # a blank line holds no record
                     with self.track_time():
                         try:
                             document = self._document(orjson.loads(line), filepath, index)

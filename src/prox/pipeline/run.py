@@ -33,6 +33,8 @@ class RunSettings:
     inputs: list[str]
     output: str
     refiner: str = "rules"
+    # Passed to make_generator: for `lm`, LMSettings fields, `backend` and `backend_options`.
+    refiner_options: dict = field(default_factory=dict)
     stages: tuple[str, ...] = STAGES
     policy: str = "release"
     output_format: OutputFormat = "jsonl"
@@ -98,9 +100,9 @@ def refine_pipeline(settings: RunSettings, generator: ProgramGenerator | None = 
     if unknown or not settings.stages:
         raise ValueError(f"--stages takes doc, chunk or doc,chunk; got {','.join(settings.stages) or 'nothing'}")
     policy = get_policy(settings.policy)
-    generator = generator or make_generator(settings.refiner)
+    generator = generator or make_generator(settings.refiner, **refiner_options(settings))
     out = Path(settings.output)
-    steps = readers(settings, find_inputs(settings.inputs))
+    steps = readers(settings, find_inputs(settings.inputs, exclude=settings.output))
     steps.append(AccountInput(errors_writer=errors_writer(str(out / "errors"), "read_")))
     dropped = str(out / "dropped")
     errors = str(out / "errors")
@@ -128,6 +130,14 @@ def refine_pipeline(settings: RunSettings, generator: ProgramGenerator | None = 
     steps.append(TallyKept())
     steps.append(document_writer(str(out), "", settings.output_format, settings.layout))
     return steps
+
+
+def refiner_options(settings: RunSettings) -> dict:
+    """The refiner's options, with the LM request cache in OUT/logs unless a path (or None) is given."""
+    options = dict(settings.refiner_options)
+    if settings.refiner == "lm":
+        options.setdefault("cache_path", str(Path(settings.logging_dir) / "requests.sqlite"))
+    return options
 
 
 def replay_pipeline(settings: RunSettings) -> list[PipelineStep]:
