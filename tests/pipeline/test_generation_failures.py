@@ -74,3 +74,34 @@ def test_a_generator_that_raises_fails_its_batch_not_the_run(tmp_path):
     assert {record["reason"] for record in _errors(tmp_path / "out")} == {
         "doc stage failed: RuntimeError: engine crashed"
     }
+
+
+class ClosingGenerator(FlakyGenerator):
+    """Records calls, so the test can see that close() comes once, after the last generation."""
+
+    def __init__(self):
+        self.calls = []
+
+    def doc_programs(self, texts):
+        self.calls.append("doc")
+        return super().doc_programs(texts)
+
+    def chunk_programs(self, chunks):
+        self.calls.append("chunk")
+        return super().chunk_programs(chunks)
+
+    def close(self):
+        self.calls.append("close")
+
+
+def test_the_generator_is_closed_once_after_its_last_use(tmp_path):
+    settings = RunSettings(inputs=[str(_corpus(tmp_path, [SENTENCE] * 5))], output=str(tmp_path / "out"), batch_size=2)
+    generator = ClosingGenerator()
+    data = None
+    for step in refine_pipeline(settings, generator):  # run the steps in this process, as one task would
+        data = step(data, rank=0, world_size=1)
+    for _ in data or ():
+        pass
+    assert generator.calls.count("close") == 1
+    assert generator.calls[-1] == "close"
+    assert generator.calls.count("doc") == 3 and generator.calls.count("chunk") == 3  # batches of 2, 2 and 1

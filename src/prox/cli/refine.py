@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -213,6 +214,8 @@ def _refiner_options(args: argparse.Namespace, stages: tuple[str, ...]) -> dict:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
     if args.max_retries is not None and args.max_retries < 0:
         raise ValueError("--max-retries must be 0 or more")
+    if args.backend == "openai" and not args.base_url:
+        raise ValueError("--backend openai needs --base-url URL (the server's, e.g. http://localhost:8000/v1)")
     backend_options = {}
     for backend, flags in _BACKEND_FLAGS.items():
         for flag, option in flags.items():
@@ -293,3 +296,8 @@ def _quiet_logs(verbose: bool) -> None:
 
     if not verbose:
         logger.disable("datatrove")
+        # transformers draws a "Loading weights" bar per model and task; its bars follow huggingface_hub's switch.
+        with contextlib.suppress(ImportError):
+            from huggingface_hub.utils import disable_progress_bars
+
+            disable_progress_bars()

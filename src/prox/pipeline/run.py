@@ -127,6 +127,7 @@ def refine_pipeline(settings: RunSettings, generator: ProgramGenerator | None = 
                 chunk_budget=settings.chunk_budget,
             )
         )
+    steps[-1].closes_generator = True  # the last stage that uses the generator frees it
     steps.append(TallyKept())
     steps.append(document_writer(str(out), "", settings.output_format, settings.layout))
     return steps

@@ -100,6 +100,13 @@ class _GeneratingStep(_WritingStep):
         self.generator = generator
         self.policy = policy
         self.batch_size = batch_size
+        # The last step that uses the generator frees its models and connections when its input ends.
+        self.closes_generator = False
+
+    def _close_writers(self) -> None:
+        super()._close_writers()
+        if self.closes_generator:
+            self.generator.close()
 
 
 class DocStage(_GeneratingStep):

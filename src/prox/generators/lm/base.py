@@ -109,10 +109,26 @@ class LMGenerator(ProgramGenerator):
         rendered = llama2_chat_prompt(text)
         ids = self.tokenizer.encode(rendered, add_special_tokens=False).ids
         if len(ids) > limit:
-            # Keep the template's head and its closing `[/INST]`; cut the document between them.
-            tail = self.tokenizer.encode(" [/INST]", add_special_tokens=False).ids
-            ids = ids[: limit - len(tail)] + tail
+            rendered, ids = self._cut_document(rendered, len(ids), limit)
         return CompletionRequest(self.settings.doc_model, tuple(ids), self.settings.doc_max_new_tokens, rendered)
+
+    def _cut_document(self, rendered: str, length: int, limit: int) -> tuple[str, list[int]]:
+        """The doc prompt of the document cut short, so that the whole template fits in `limit` tokens.
+
+        The cut document is rendered and tokenized again, so its closing `[/INST]` is tokenized as in any
+        prompt (tokenized alone, `" [/INST]"` gains a stray `▁` token from the Llama normalizer).
+        """
+        closing = " [/INST]"
+        body = rendered[: -len(closing)]
+        encoding = self.tokenizer.encode(body, add_special_tokens=False)
+        keep = limit - (length - len(encoding.ids))
+        while True:
+            keep = max(keep, 1)
+            cut = body[: encoding.offsets[keep - 1][1]].rstrip() + closing
+            ids = self.tokenizer.encode(cut, add_special_tokens=False).ids
+            if len(ids) <= limit or keep == 1:
+                return cut, ids
+            keep -= len(ids) - limit
 
     def chunk_request(self, chunk: Chunk) -> CompletionRequest:
         """The chunk-stage request: the rendered prompt, with the release's second BOS if asked for."""
@@ -126,7 +142,7 @@ class LMGenerator(ProgramGenerator):
         results: list[ProgramText | None] = [None] * len(requests)
         missing: list[int] = []
         for index, request in enumerate(requests):
-            cached = self.cache.get(request) if self.cache else None
+            cached = self.cache.get(request) if self.cache is not None else None
             if cached is None:
                 missing.append(index)
             else:
@@ -135,11 +151,11 @@ class LMGenerator(ProgramGenerator):
             completed = self.backend.complete([requests[index] for index in missing])
             for index, result in zip(missing, completed, strict=True):
                 results[index] = result
-                if self.cache and isinstance(result, str):
+                if self.cache is not None and isinstance(result, str):
                     self.cache.put(requests[index], result)
         return [result.strip(" ") if isinstance(result, str) else result for result in results]  # type: ignore[union-attr]
 
     def close(self) -> None:
         self.backend.close()
-        if self.cache:
+        if self.cache is not None:
             self.cache.close()

@@ -48,11 +48,14 @@ class RequestCache:
         return row[0] if row else None
 
     def put(self, request: CompletionRequest, completion: str) -> None:
-        with self.connection:
-            self.connection.execute(
-                "INSERT OR REPLACE INTO completions (key, model, completion) VALUES (?, ?, ?)",
-                (request_key(request), request.model, completion),
-            )
+        try:
+            with self.connection:
+                self.connection.execute(
+                    "INSERT OR REPLACE INTO completions (key, model, completion) VALUES (?, ?, ?)",
+                    (request_key(request), request.model, completion),
+                )
+        except sqlite3.OperationalError:
+            pass  # still locked after the timeout: the completion stands, uncached (a later run asks again)
 
     def __len__(self) -> int:
         return self.connection.execute("SELECT COUNT(*) FROM completions").fetchone()[0]

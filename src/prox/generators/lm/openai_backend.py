@@ -1,0 +1,202 @@
+"""Greedy completions from any OpenAI-compatible *completions* server: vllm serve, SGLang, llama.cpp, TGI.
+
+Each request is one POST to `{base_url}/completions` with the prompt's token ids (or its text, for servers
+that take no ids), `temperature=0` and `max_tokens`. Requests run concurrently (at most `concurrency` in
+flight); 429s, 5xx, connection errors, timeouts and unreadable bodies are retried with capped, jittered
+exponential backoff. A request that still fails, or that the server refuses (another 4xx), becomes a
+`GenerationFailure` for that request alone; the rest of the batch is unaffected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
+from prox.generators.base import GenerationFailure
+from prox.generators.lm.base import CompletionBackend, CompletionRequest
+
+if TYPE_CHECKING:
+    import httpx
+
+PromptForm = Literal["ids", "text"]
+MAX_BACKOFF = 30.0
+_RETRIED_STATUSES = frozenset({408, 429})  # plus every 5xx
+
+
+def _import_httpx():
+    try:
+        import httpx
+    except ImportError:
+        raise ImportError("the openai backend needs httpx: pip install 'prox[lm]'") from None
+    return httpx
+
+
+class _Retry(Exception):
+    """An attempt that failed in a way worth retrying; the message says what happened."""
+
+
+class _Refused(Exception):
+    """An attempt the server refused for good (a 4xx other than the retried ones)."""
+
+
+class OpenAIBackend(CompletionBackend):
+    """Completions from an OpenAI-compatible server at `base_url` (e.g. `http://host:8000/v1`).
+
+    `max_retries` counts the attempts after the first; `timeout` bounds each attempt, in seconds.
+    `send="ids"` posts the token ids (exactly what the release's engine saw); `send="text"` posts the prompt
+    text, which the server tokenizes itself (most add a BOS of their own before the text's `<s>`).
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        concurrency: int = 16,
+        timeout: float = 120.0,
+        max_retries: int = 4,
+        backoff: float = 1.0,
+        send: PromptForm = "ids",
+        max_backoff: float = MAX_BACKOFF,
+    ):
+        _import_httpx()
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"--base-url must be an http(s) URL like http://localhost:8000/v1; got {base_url!r}")
+        if send not in ("ids", "text"):
+            raise ValueError(f"send must be 'ids' or 'text'; got {send!r}")
+        if concurrency < 1 or max_retries < 0 or timeout <= 0 or backoff < 0:
+            raise ValueError("concurrency must be >= 1, max_retries >= 0, timeout > 0 and backoff >= 0")
+        self.url = base_url.rstrip("/") + "/completions"
+        self.api_key = api_key
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.send = send
+
+    def complete(self, requests: Sequence[CompletionRequest]) -> list[str | GenerationFailure]:
+        if not requests:
+            return []
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self._complete_all(requests))
+        # Called from inside a running event loop (a notebook, an async caller): run ours on a thread.
+        results: list[list[str | GenerationFailure]] = []
+        errors: list[BaseException] = []
+
+        def run_in_thread() -> None:
+            try:
+                results.append(asyncio.run(self._complete_all(requests)))
+            except BaseException as error:  # re-raised in the caller's thread
+                errors.append(error)
+
+        thread = threading.Thread(target=run_in_thread, name="prox-openai-backend")
+        thread.start()
+        thread.join()
+        if errors:
+            raise errors[0]
+        return results[0]
+
+    def payload(self, request: CompletionRequest) -> dict:
+        """The JSON body of one request: greedy, one choice, `max_tokens` new tokens."""
+        prompt: list[int] | str = list(request.prompt_ids) if self.send == "ids" else request.prompt_text
+        return {
+            "model": request.model,
+            "prompt": prompt,
+            "max_tokens": request.max_new_tokens,
+            "temperature": 0,
+            "n": 1,
+        }
+
+    def retry_delay(self, retry: int) -> float:
+        """Seconds to wait before retry number `retry` (1, 2, ...): exponential, capped, with jitter."""
+        delay = min(self.max_backoff, self.backoff * 2 ** (retry - 1))
+        return delay * random.uniform(0.5, 1.0)
+
+    async def _complete_all(self, requests: Sequence[CompletionRequest]) -> list[str | GenerationFailure]:
+        httpx = _import_httpx()
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        semaphore = asyncio.Semaphore(self.concurrency)
+        async with httpx.AsyncClient(headers=headers, limits=limits, timeout=httpx.Timeout(self.timeout)) as client:
+            return list(await asyncio.gather(*(self._complete_one(client, semaphore, r) for r in requests)))
+
+    async def _complete_one(
+        self, client: httpx.AsyncClient, semaphore: asyncio.Semaphore, request: CompletionRequest
+    ) -> str | GenerationFailure:
+        if self.send == "text" and not request.prompt_text:
+            return GenerationFailure("openai: the request has no prompt text to send (send='text')")
+        body = self.payload(request)
+        attempts = self.max_retries + 1
+        problem = "no attempt made"
+        for attempt in range(1, attempts + 1):
+            if attempt > 1:
+                await asyncio.sleep(self.retry_delay(attempt - 1))
+            try:
+                # The semaphore is held for the request only, not for the backoff sleep.
+                async with semaphore:
+                    return await asyncio.wait_for(self._attempt(client, body), self.timeout)
+            except _Retry as error:
+                problem = str(error)
+            except _Refused as error:
+                return _failure(str(error), attempt)
+            except asyncio.TimeoutError:
+                problem = f"timed out after {self.timeout:g}s"
+            except Exception as error:  # httpx's transport errors, and anything unforeseen
+                problem = _describe_error(error)
+                if not _is_transport_error(error):
+                    return _failure(problem, attempt)
+        return _failure(problem, attempts)
+
+    async def _attempt(self, client: httpx.AsyncClient, body: dict) -> str:
+        response = await client.post(self.url, json=body)
+        if response.status_code != 200:
+            message = f"HTTP {response.status_code}{_server_message(response)}"
+            if response.status_code in _RETRIED_STATUSES or response.status_code >= 500:
+                raise _Retry(message)
+            raise _Refused(message)
+        try:
+            text = response.json()["choices"][0]["text"]
+        except ValueError:
+            raise _Retry("the server answered with invalid JSON") from None
+        except (KeyError, IndexError, TypeError):
+            raise _Retry("the server's answer has no choices[0].text") from None
+        if not isinstance(text, str):
+            raise _Retry("the server's choices[0].text is not a string")
+        return text
+
+
+def _failure(problem: str, attempts: int) -> GenerationFailure:
+    return GenerationFailure(f"openai: {problem} after {attempts} attempt{'s' if attempts != 1 else ''}")
+
+
+def _server_message(response: httpx.Response) -> str:
+    """The server's own error message, shortened to one line, in parentheses (empty when it gave none)."""
+    try:
+        error = response.json().get("error", "")
+        message = error.get("message", "") if isinstance(error, dict) else str(error)
+    except (ValueError, AttributeError):
+        message = response.text
+    message = " ".join(str(message).split())
+    if len(message) > 200:
+        message = message[:197] + "..."
+    return f" ({message})" if message else ""
+
+
+def _is_transport_error(error: Exception) -> bool:
+    httpx = _import_httpx()
+    return isinstance(error, (httpx.RequestError, OSError))
+
+
+def _describe_error(error: Exception) -> str:
+    httpx = _import_httpx()
+    if isinstance(error, httpx.TimeoutException):
+        return f"timed out ({type(error).__name__})"
+    detail = " ".join(str(error).split())
+    return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
