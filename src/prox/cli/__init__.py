@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from prox import __version__
-from prox.cli import prompt, refine
+from prox.cli import evaluate, prompt, refine
 
 
 class CommandError(Exception):
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"prox {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     refine.add_parsers(commands)
+    evaluate.add_parser(commands)
     prompt.add_parser(commands)
     return parser
 

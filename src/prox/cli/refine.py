@@ -69,7 +69,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         default=DEFAULT_MAX_DOC_CHARS,
         help=f"documents longer than this go to OUT/errors (default: {DEFAULT_MAX_DOC_CHARS:,})",
     )
-    _add_lm_options(refine)
+    add_lm_options(refine)
     _add_common(refine)
     refine.set_defaults(run=run_refine)
 
@@ -84,7 +84,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     execute.set_defaults(run=run_execute)
 
 
-def _add_lm_options(parser: argparse.ArgumentParser) -> None:
+def add_lm_options(parser: argparse.ArgumentParser) -> None:
     lm = parser.add_argument_group("LM refiner (with --refiner lm; see docs/refine.md)")
     lm.add_argument(
         "--backend", default="transformers", choices=BACKENDS, help="what runs the models (default: transformers)"
@@ -167,7 +167,7 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         inputs=list(args.inputs),
         output=args.output,
         refiner=getattr(args, "refiner", "rules"),
-        refiner_options=_refiner_options(args, stages or STAGES),
+        refiner_options=refiner_options_from_args(args, stages or STAGES),
         stages=stages or STAGES,
         policy=args.policy,
         output_format=args.output_format,
@@ -192,7 +192,7 @@ def _settings(args: argparse.Namespace) -> RunSettings:
     )
 
 
-def _refiner_options(args: argparse.Namespace, stages: tuple[str, ...]) -> dict:
+def refiner_options_from_args(args: argparse.Namespace, stages: tuple[str, ...]) -> dict:
     """The LM refiner's options from its flags; flags that do not apply to the chosen refiner or backend fail."""
     refiner = getattr(args, "refiner", "rules")
     lm_flags = ("doc_model", "chunk_model", "tokenizer", "cache", "no_doc_truncation", "double_bos")

@@ -1,0 +1,80 @@
+"""Line-level evaluation: which lines a refiner's chunk programs keep, against line-labelled pages.
+
+Protocol of ../shared/data/README.md: pages with `gold_empty` or `gold_recall < 0.9` are skipped; lines with
+an ambiguous alignment score (0.2 < score < 0.8) are skipped; lines are micro-averaged. A page's predicted
+kept lines come from executing its chunk programs under the policy: the edited lines when the edit is
+kept, every line when the program is reverted, no line when the document is dropped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from prox.chunking import chunk_document
+from prox.evaluation.metrics import BinaryScores
+from prox.generators.base import GenerationFailure, ProgramGenerator
+from prox.program import ChunkProgram, ExecutionPolicy, execute_chunk_programs, parse_program
+
+MIN_GOLD_RECALL = 0.9
+AMBIGUOUS_SCORES = (0.2, 0.8)
+
+
+def read_pages(path: str | Path, limit: int | None = None) -> Iterator[dict]:
+    """Scorable line-labelled pages (gzip or plain JSONL)."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    count = 0
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            page = json.loads(line)
+            if "lines" not in page or "labels" not in page:
+                raise ValueError(f"{path}:{number}: a line-labelled page needs 'lines' and 'labels'")
+            if page.get("gold_empty") or (page.get("gold_recall") or 1.0) < MIN_GOLD_RECALL or not page["lines"]:
+                continue
+            yield page
+            count += 1
+            if limit is not None and count >= limit:
+                return
+
+
+def predicted_keep(text: str, generator: ProgramGenerator, policy: ExecutionPolicy) -> list[int] | None:
+    """1/0 per line of `text` after its chunk programs ran; None when generation failed."""
+    chunks = chunk_document(text, generator.chunk_sizer(), generator.chunk_budget)
+    texts = generator.chunk_programs(chunks)
+    if any(isinstance(program, GenerationFailure) for program in texts):
+        return None
+    programs = [
+        ChunkProgram(parse_program(program), chunk.first_line, chunk.last_line)
+        for chunk, program in zip(chunks, texts, strict=True)
+    ]
+    report = execute_chunk_programs(text, programs, policy)
+    line_count = text.count("\n") + 1
+    if not report.keep:
+        return [0] * line_count
+    if report.reason != "edited":
+        return [1] * line_count
+    removed = set(report.removed_lines)
+    return [0 if index in removed else 1 for index in range(line_count)]
+
+
+def evaluate_lines(
+    pages: Iterator[dict], generator: ProgramGenerator, policy: ExecutionPolicy
+) -> dict[str, float | int]:
+    """Keep- and remove-class scores over all scorable lines of the pages."""
+    scores = BinaryScores()
+    page_count = failures = 0
+    low, high = AMBIGUOUS_SCORES
+    for page in pages:
+        page_count += 1
+        predicted = predicted_keep("\n".join(page["lines"]), generator, policy)
+        if predicted is None:
+            failures += 1
+            continue
+        line_scores = page.get("scores") or [None] * len(page["lines"])
+        for gold, guess, score in zip(page["labels"], predicted, line_scores, strict=True):
+            if score is not None and low < score < high:
+                continue
+            scores.add(int(gold), guess)
+    return {"pages": page_count, "failed_pages": failures, **scores.report()}
