@@ -103,11 +103,15 @@ def test_a_missing_model_directory_fails_in_one_line(tmp_path: Path):
     assert "\n" not in str(raised.value)
 
 
-def test_dtype_auto_is_fp32_on_a_cpu_without_amx_and_forced_values_win(monkeypatch):
+def test_dtype_auto_is_bf16_only_on_cpus_with_fast_bf16_and_forced_values_win(monkeypatch):
     import torch
 
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
     assert tb.resolve_dtype("auto", "cpu") == "float32"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert tb.resolve_dtype("auto", "cpu") == "bfloat16"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
     assert tb.resolve_dtype("auto", "cpu") == "bfloat16"
     assert tb.resolve_dtype("fp32", "cpu") == "float32" and tb.resolve_dtype("bf16", "cpu") == "bfloat16"
