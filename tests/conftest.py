@@ -1,9 +1,11 @@
-"""Shared fixtures: the Llama-2 tokenizer and the real web pages in ../shared, skipped when absent."""
+"""Shared fixtures: the Llama-2 tokenizer and the real web pages in ../shared (skipped when absent), and a tiny
+random Llama saved with that tokenizer for the LM tests."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -36,3 +38,30 @@ def wcxb_pages() -> list[list[str]]:
         pytest.skip(f"shared WCXB pages not found at {WCXB_DEV}")
     with gzip.open(WCXB_DEV, "rt", encoding="utf-8") as lines:
         return [json.loads(line)["lines"] for line in lines]
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(llama2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer random LlamaForCausalLM (32k vocab, BOS 1, EOS 2) and the Llama-2 tokenizer files, shared by
+    every LM test (skipped without torch and transformers)."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=32000,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=4096,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
+    directory = tmp_path_factory.mktemp("tiny-llama")
+    transformers.LlamaForCausalLM(config).save_pretrained(directory)
+    for name in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json"):
+        if (llama2_dir / name).is_file():
+            shutil.copy(llama2_dir / name, directory / name)
+    return directory

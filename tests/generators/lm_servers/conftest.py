@@ -21,24 +21,10 @@ def fault_server() -> Iterator[CompletionServer]:
 
 
 @pytest.fixture(scope="module")
-def tiny_llama():
-    """A seeded, random 2-layer Llama with the Llama-2 vocabulary: real generation in milliseconds."""
-    torch = pytest.importorskip("torch")
+def tiny_llama(tiny_model_dir):
+    """The shared seeded, random 2-layer Llama with the Llama-2 vocabulary: real generation in milliseconds."""
     transformers = pytest.importorskip("transformers")
-    torch.manual_seed(0)
-    config = transformers.LlamaConfig(
-        vocab_size=32000,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        intermediate_size=128,
-        max_position_embeddings=2048,
-        bos_token_id=1,
-        eos_token_id=2,
-        pad_token_id=0,
-    )
-    return transformers.LlamaForCausalLM(config).eval()
+    return transformers.LlamaForCausalLM.from_pretrained(tiny_model_dir).eval()
 
 
 @pytest.fixture(scope="module")

@@ -168,39 +168,19 @@ def test_bad_settings_are_refused():
 # --- a real engine ---
 
 
-def test_a_real_engine_generates_what_transformers_generates(tmp_path, llama2_dir, llama2_tokenizer):
+def test_a_real_engine_generates_what_transformers_generates(tiny_model_dir, tiny_llama, llama2_tokenizer):
     pytest.importorskip("vllm")
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("the vLLM engine test needs a GPU")
-    import shutil
-
-    import transformers
     from completion_servers import greedy_ids
-
-    torch.manual_seed(0)
-    config = transformers.LlamaConfig(
-        vocab_size=32000,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=128,
-        max_position_embeddings=512,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
-    model = transformers.LlamaForCausalLM(config).eval()
-    model.save_pretrained(tmp_path)
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model"):
-        if (llama2_dir / name).is_file():
-            shutil.copy(llama2_dir / name, tmp_path / name)
 
     prompts = [llama2_tokenizer.encode(text).ids for text in ("Hello world", "The cell is the unit of life.")]
     backend = VLLMBackend(gpu_memory_utilization=0.3, dtype="float32", max_model_len=512, enforce_eager=True)
     try:
-        results = backend.complete([CompletionRequest(str(tmp_path), tuple(ids), 8) for ids in prompts])
+        results = backend.complete([CompletionRequest(str(tiny_model_dir), tuple(ids), 8) for ids in prompts])
     finally:
         backend.close()
 
-    expected = [llama2_tokenizer.decode(greedy_ids(model, ids, 8), skip_special_tokens=True) for ids in prompts]
+    expected = [llama2_tokenizer.decode(greedy_ids(tiny_llama, ids, 8), skip_special_tokens=True) for ids in prompts]
     assert results == expected
