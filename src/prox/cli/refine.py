@@ -155,7 +155,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> RunSettings:
-    stages = tuple(stage.strip() for stage in getattr(args, "stages", "doc,chunk").split(",") if stage.strip())
+    listed = tuple(stage.strip() for stage in getattr(args, "stages", "doc,chunk").split(",") if stage.strip())
+    stages = listed or STAGES
     for name in ("tasks", "workers", "batch_size"):
         value = getattr(args, name, 1)
         if value is not None and value < 1:
@@ -167,8 +168,8 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         inputs=list(args.inputs),
         output=args.output,
         refiner=getattr(args, "refiner", "rules"),
-        refiner_options=refiner_options_from_args(args, stages or STAGES),
-        stages=stages or STAGES,
+        refiner_options=refiner_options_from_args(args, stages),
+        stages=stages,
         policy=args.policy,
         output_format=args.output_format,
         layout=args.layout,

@@ -8,12 +8,11 @@ kept, every line when the program is reverted, no line when the document is drop
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from prox.chunking import chunk_document
+from prox.evaluation.gold import read_records
 from prox.evaluation.metrics import BinaryScores
 from prox.generators.base import GenerationFailure, ProgramGenerator
 from prox.program import ChunkProgram, ExecutionPolicy, execute_chunk_programs, parse_program
@@ -24,19 +23,16 @@ AMBIGUOUS_SCORES = (0.2, 0.8)
 
 def read_pages(path: str | Path, limit: int | None = None) -> Iterator[dict]:
     """Scorable line-labelled pages (gzip or plain JSONL)."""
-    opener = gzip.open if str(path).endswith(".gz") else open
     count = 0
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            page = json.loads(line)
-            if "lines" not in page or "labels" not in page:
-                raise ValueError(f"{path}:{number}: a line-labelled page needs 'lines' and 'labels'")
-            if page.get("gold_empty") or (page.get("gold_recall") or 1.0) < MIN_GOLD_RECALL or not page["lines"]:
-                continue
-            yield page
-            count += 1
-            if limit is not None and count >= limit:
-                return
+    for where, page in read_records(path):
+        if "lines" not in page or "labels" not in page:
+            raise ValueError(f"{where}: a line-labelled page needs 'lines' and 'labels'")
+        if page.get("gold_empty") or (page.get("gold_recall") or 1.0) < MIN_GOLD_RECALL or not page["lines"]:
+            continue
+        yield page
+        count += 1
+        if limit is not None and count >= limit:
+            return
 
 
 def predicted_keep(text: str, generator: ProgramGenerator, policy: ExecutionPolicy) -> list[int] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from typing import TypeVar
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
@@ -28,10 +29,12 @@ from prox.program import (
 )
 
 DEFAULT_BATCH_SIZE = 64
+T = TypeVar("T")
 
 
-def _batches(documents: Iterable[Document], size: int) -> Iterator[list[Document]]:
-    iterator = iter(documents)
+def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of up to `size` items."""
+    iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
 
@@ -116,7 +119,7 @@ class DocStage(_GeneratingStep):
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         try:
-            for batch in _batches(data or (), self.batch_size):
+            for batch in batches(data or (), self.batch_size):
                 try:
                     with self.track_time("batch"):
                         programs = self.generator.doc_programs([document.text for document in batch])
@@ -167,7 +170,7 @@ class ChunkStage(_GeneratingStep):
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         self._sizer = self._sizer or self.generator.chunk_sizer()
         try:
-            for batch in _batches(data or (), self.batch_size):
+            for batch in batches(data or (), self.batch_size):
                 chunks = [chunk_document(document.text, self._sizer, self.chunk_budget) for document in batch]
                 try:
                     with self.track_time("batch"):
