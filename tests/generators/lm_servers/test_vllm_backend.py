@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pytest
 
 from prox.generators.base import GenerationFailure
-from prox.generators.lm.base import CompletionRequest
-from prox.generators.lm.vllm_backend import VLLMBackend, engine_kwargs, group_requests, sampling_kwargs, token_prompt
+from prox.generators.lm.base import CompletionRequest, group_requests
+from prox.generators.lm.vllm_backend import VLLMBackend, engine_kwargs, sampling_kwargs, token_prompt
 
 # --- the pure parts ---
 

@@ -44,6 +44,14 @@ class CompletionRequest:
     prompt_text: str = field(default="", compare=False)
 
 
+def group_requests(requests: Sequence[CompletionRequest]) -> dict[tuple[str, int], list[int]]:
+    """Request indices by (model, max new tokens): each group is one `generate` call, in first-seen order."""
+    groups: dict[tuple[str, int], list[int]] = {}
+    for index, request in enumerate(requests):
+        groups.setdefault((request.model, request.max_new_tokens), []).append(index)
+    return groups
+
+
 class CompletionBackend(ABC):
     """Runs models: greedy completions for a batch of requests, one result per request, in order."""
 

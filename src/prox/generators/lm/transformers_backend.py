@@ -19,7 +19,7 @@ from typing import Any, Literal
 from tokenizers import Tokenizer
 
 from prox.generators.base import GenerationFailure
-from prox.generators.lm.base import CompletionBackend, CompletionRequest
+from prox.generators.lm.base import CompletionBackend, CompletionRequest, group_requests
 from prox.tokenizer import load_tokenizer
 
 DType = Literal["auto", "bf16", "fp32"]
@@ -148,13 +148,13 @@ class TransformersBackend(CompletionBackend):
 
     def complete(self, requests: Sequence[CompletionRequest]) -> list[str | GenerationFailure]:
         results: list[str | GenerationFailure | None] = [None] * len(requests)
-        groups: dict[tuple[str, int], list[int]] = {}
         for index, request in enumerate(requests):
             if not request.prompt_ids:
                 results[index] = GenerationFailure("empty prompt")
+        for (name, max_new_tokens), group in group_requests(requests).items():
+            indices = [index for index in group if requests[index].prompt_ids]
+            if not indices:
                 continue
-            groups.setdefault((request.model, request.max_new_tokens), []).append(index)
-        for (name, max_new_tokens), indices in groups.items():
             loaded = self.model(name)
             # Longest first: similar lengths share a batch, and an out-of-memory error shows on the first one.
             indices.sort(key=lambda index: len(requests[index].prompt_ids), reverse=True)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from prox.generators.base import GenerationFailure
-from prox.generators.lm.base import CompletionBackend, CompletionRequest
+from prox.generators.lm.base import CompletionBackend, CompletionRequest, group_requests
 
 # The doc and the chunk model usually differ, so two engines share the GPU.
 MODELS_PER_GPU = 2
@@ -24,14 +24,6 @@ def _import_vllm():
     except ImportError:
         raise ImportError("the vllm backend needs vLLM: pip install 'prox[vllm]' (GPU machines)") from None
     return vllm
-
-
-def group_requests(requests: Sequence[CompletionRequest]) -> dict[tuple[str, int], list[int]]:
-    """Request indices by (model, max new tokens): each group is one `generate` call, in first-seen order."""
-    groups: dict[tuple[str, int], list[int]] = {}
-    for index, request in enumerate(requests):
-        groups.setdefault((request.model, request.max_new_tokens), []).append(index)
-    return groups
 
 
 def sampling_kwargs(max_new_tokens: int) -> dict[str, Any]:
