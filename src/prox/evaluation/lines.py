@@ -15,7 +15,7 @@ from prox.chunking import chunk_document
 from prox.evaluation.gold import read_records
 from prox.evaluation.metrics import BinaryScores
 from prox.generators.base import GenerationFailure, ProgramGenerator
-from prox.program import ChunkProgram, ExecutionPolicy, execute_chunk_programs, parse_program
+from prox.program import ChunkProgram, ExecutionPolicy, kept_line_flags, parse_program
 
 MIN_GOLD_RECALL = 0.9
 AMBIGUOUS_SCORES = (0.2, 0.8)
@@ -45,14 +45,7 @@ def predicted_keep(text: str, generator: ProgramGenerator, policy: ExecutionPoli
         ChunkProgram(parse_program(program), chunk.first_line, chunk.last_line)
         for chunk, program in zip(chunks, texts, strict=True)
     ]
-    report = execute_chunk_programs(text, programs, policy)
-    line_count = text.count("\n") + 1
-    if not report.keep:
-        return [0] * line_count
-    if report.reason != "edited":
-        return [1] * line_count
-    removed = set(report.removed_lines)
-    return [0 if index in removed else 1 for index in range(line_count)]
+    return kept_line_flags(text, programs, policy)
 
 
 def evaluate_lines(

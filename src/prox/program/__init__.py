@@ -17,6 +17,7 @@ from prox.program.execute import (
     DocDecision,
     execute_chunk_programs,
     execute_doc_program,
+    kept_line_flags,
 )
 from prox.program.parse import parse_program
 from prox.program.policy import POLICIES, RELEASE, STRICT, ExecutionPolicy, get_policy
@@ -40,6 +41,7 @@ __all__ = [
     "execute_chunk_programs",
     "execute_doc_program",
     "get_policy",
+    "kept_line_flags",
     "parse_program",
     "serialize",
 ]

@@ -137,6 +137,21 @@ def execute_chunk_programs(
     )
 
 
+def kept_line_flags(
+    text: str, programs: Program | Sequence[ChunkProgram], policy: ExecutionPolicy = RELEASE
+) -> list[int]:
+    """1/0 per line of `text` after its chunk programs ran: the edit's lines when it is kept, every line when
+    it is reverted or unchanged, none when the document is dropped."""
+    report = execute_chunk_programs(text, programs, policy)
+    line_count = text.count("\n") + 1
+    if not report.keep:
+        return [0] * line_count
+    if report.reason != "edited":
+        return [1] * line_count
+    removed = set(report.removed_lines)
+    return [0 if index in removed else 1 for index in range(line_count)]
+
+
 def _normalize(
     text: str,
     call: Normalize,

@@ -1,0 +1,80 @@
+"""Training examples for the lite refiner: line-labelled pages and keep/drop-labelled documents.
+
+Three sources feed it, in any mix: line-labelled pages (the `line_labels` schema: `lines` and `labels`, or
+`snippet_labels` where only some lines are labelled), documents with a 0/1 `label` (the `dclm_quality`
+schema), and `prox refine` outputs carrying an LM refiner's programs (see `prox.lite.distill`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from prox.evaluation.gold import read_records
+
+MIN_GOLD_RECALL = 0.9
+AMBIGUOUS_SCORES = (0.2, 0.8)
+
+
+@dataclass
+class LabelledPage:
+    """A document as lines, each labelled keep (1), remove (0) or unknown (None)."""
+
+    lines: list[str]
+    labels: list[int | None]
+    source: str
+
+
+@dataclass
+class LabelledDoc:
+    """A document labelled keep (1) or drop (0)."""
+
+    text: str
+    label: int
+    source: str
+
+
+def page_from_record(record: dict, where: str) -> LabelledPage | None:
+    """The labelled page of a `line_labels` record; None for pages the scoring protocol skips.
+
+    Ambiguous lines (alignment score strictly between 0.2 and 0.8) are left unlabelled, as in `prox eval lines`.
+    """
+    lines = record.get("lines")
+    labels = record.get("labels", record.get("snippet_labels"))
+    if not isinstance(lines, list) or not isinstance(labels, list) or len(lines) != len(labels):
+        raise ValueError(
+            f"{where}: a line-labelled page needs 'lines' and 'labels' (or 'snippet_labels') of equal length"
+        )
+    if record.get("gold_empty") or (record.get("gold_recall") or 1.0) < MIN_GOLD_RECALL or not lines:
+        return None
+    scores = record.get("scores") or [None] * len(lines)
+    low, high = AMBIGUOUS_SCORES
+    cleaned: list[int | None] = []
+    for label, score in zip(labels, scores, strict=True):
+        ambiguous = score is not None and low < score < high
+        cleaned.append(None if label is None or ambiguous else int(label))
+    return LabelledPage([str(line) for line in lines], cleaned, where)
+
+
+def doc_from_record(record: dict, where: str) -> LabelledDoc:
+    if not isinstance(record.get("text"), str) or record.get("label") not in (0, 1, True, False):
+        raise ValueError(f"{where}: a labelled document needs a string 'text' and a 0/1 'label'")
+    return LabelledDoc(record["text"], int(record["label"]), where)
+
+
+def read_examples(path: str | Path) -> Iterator[LabelledPage | LabelledDoc]:
+    """Examples from one file (.jsonl or .jsonl.gz) of either schema, or from a `prox refine` output folder."""
+    path = Path(path)
+    if path.is_dir():
+        from prox.lite.distill import teacher_examples
+
+        yield from teacher_examples(path)
+        return
+    for where, record in read_records(path):
+        if "lines" in record:
+            page = page_from_record(record, where)
+            if page is not None:
+                yield page
+        else:
+            yield doc_from_record(record, where)
