@@ -103,7 +103,8 @@ def test_malformed_gold_names_the_file_and_line(tmp_path):
 @pytest.mark.skipif(not (SHARED / "line_labels" / "wcxb_dev.jsonl.gz").exists(), reason="needs ../shared/data")
 def test_rules_baseline_matches_the_reference_figures_on_wcxb(capsys):
     # ../shared/data/README.md: C4 line rules reach keep-F1 0.516 and remove-F1 0.812 under this protocol.
-    assert main(["eval", "lines", "--gold", str(SHARED / "line_labels" / "wcxb_dev.jsonl.gz"), "--json"]) == 0
+    gold = SHARED / "line_labels" / "wcxb_dev.jsonl.gz"
+    assert main(["eval", "lines", "--gold", str(gold), "--refiner", "rules", "--json"]) == 0
     scores = json.loads(capsys.readouterr().out)
     assert scores["keep_f1"] == pytest.approx(0.516, abs=0.01)
     assert scores["remove_f1"] == pytest.approx(0.812, abs=0.01)

@@ -83,5 +83,5 @@ def test_c4_line_rules(rules, line, passes):
 
 
 def test_unknown_refiner_names_the_choices():
-    with pytest.raises(ValueError, match="choose one of: rules"):
+    with pytest.raises(ValueError, match="choose one of: lite, rules, lm"):
         make_generator("gpt-9")

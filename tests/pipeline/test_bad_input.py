@@ -41,7 +41,7 @@ EXPECTED_REASONS = {
 def test_bad_lines_become_error_records_and_the_good_ones_are_refined(tools, tmp_path: Path, capsys):
     good = _mixed_jsonl(tools, tmp_path / "in" / "mixed.jsonl")
     out = tmp_path / "out"
-    assert tools.prox("refine", tmp_path / "in", "-o", out) == 0
+    assert tools.prox("refine", tmp_path / "in", "-o", out, "--refiner", "rules") == 0
     errors = tools.read_records(out / "errors")
     assert all(set(error) == {"id", "source", "reason", "text"} for error in errors)
     assert {error["source"]: error["reason"] for error in errors}.keys() == EXPECTED_REASONS.keys()
@@ -111,7 +111,7 @@ def test_parquet_rows_without_string_text_are_errors(tools, tmp_path: Path):
     rows = [good[0], {"id": "none", "text": None, "url": "u"}, {"id": "blank", "text": "", "url": "u"}, good[1]]
     tools.write_parquet(tmp_path / "in" / "rows.parquet", rows)
     out = tmp_path / "out"
-    assert tools.prox("refine", tmp_path / "in", "-o", out) == 0
+    assert tools.prox("refine", tmp_path / "in", "-o", out, "--refiner", "rules") == 0
     errors = {error["source"]: error["reason"] for error in tools.read_records(out / "errors")}
     assert errors == {"rows.parquet:2": "'text' is a NoneType, not a string", "rows.parquet:3": "empty text"}
     assert tools.read_stats(out)["kept"] == 2
@@ -135,7 +135,7 @@ def test_a_12_mb_document_is_refined_when_the_limit_is_raised(tools, tmp_path: P
     big = "\n".join([sentence] * 135_000)  # 12.0 million characters
     tools.write_jsonl(tmp_path / "in" / "big.jsonl", [{"id": "big", "text": big}])
     out = tmp_path / "out"
-    args = ("--stages", "chunk", "--max-doc-chars", 20_000_000, "--output-format", "parquet")
+    args = ("--refiner", "rules", "--stages", "chunk", "--max-doc-chars", 20_000_000, "--output-format", "parquet")
     assert tools.prox("refine", tmp_path / "in", "-o", out, *args) == 0
     stats = tools.read_stats(out)
     assert stats["documents_in"] == 1 and stats["errors"] == 0 and stats["kept"] == 1 and stats["accounted"]

@@ -36,7 +36,7 @@ def test_compressed_and_parquet_inputs_refine_like_plain_jsonl(tools, tmp_path: 
 
 def test_parquet_output_stores_metadata_as_a_json_string(tools, corpus: Path, tmp_path: Path):
     out = tmp_path / "out"
-    assert tools.prox("refine", corpus, "-o", out, "--output-format", "parquet") == 0
+    assert tools.prox("refine", corpus, "-o", out, "--refiner", "rules", "--output-format", "parquet") == 0
     [path] = out.glob("*.parquet")
     table = pq.read_table(path)
     assert set(table.column_names) == {"id", "text", "metadata"} and table.schema.field("metadata").type == "string"
@@ -54,8 +54,8 @@ def test_parquet_round_trip_gives_the_jsonl_documents(tools, corpus: Path, tmp_p
 
 def test_a_parquet_output_read_again_keeps_its_metadata_and_first_source(tools, corpus: Path, tmp_path: Path):
     first, second = tmp_path / "first", tmp_path / "second"
-    tools.prox("refine", corpus, "-o", first, "--output-format", "parquet", "--stages", "doc")
-    assert tools.prox("refine", f"{first}/*.parquet", "-o", second, "--stages", "doc") == 0
+    tools.prox("refine", corpus, "-o", first, "--refiner", "rules", "--output-format", "parquet", "--stages", "doc")
+    assert tools.prox("refine", f"{first}/*.parquet", "-o", second, "--refiner", "rules", "--stages", "doc") == 0
     again = {record["id"]: record for record in tools.read_records(second)}
     for record in tools.read_records(first):
         metadata = again[record["id"]]["metadata"]
@@ -72,7 +72,7 @@ def test_parquet_input_with_a_metadata_struct_is_merged(tools, tmp_path: Path):
     ]
     tools.write_parquet(tmp_path / "in" / "rows.parquet", rows)
     out = tmp_path / "out"
-    assert tools.prox("refine", tmp_path / "in", "-o", out) == 0
+    assert tools.prox("refine", tmp_path / "in", "-o", out, "--refiner", "rules") == 0
     kept = {record["id"]: record["metadata"] for record in tools.read_records(out)}
     assert kept.keys() == {"row-0", "row-1", "row-2"}
     assert all(metadata["crawl"] == 7 and metadata["url"].startswith("https://") for metadata in kept.values())
@@ -81,7 +81,7 @@ def test_parquet_input_with_a_metadata_struct_is_merged(tools, tmp_path: Path):
 @pytest.mark.parametrize("output_format", ["jsonl", "parquet"])
 def test_prox_release_layout_has_the_released_fields(tools, corpus: Path, tmp_path: Path, output_format):
     out = tmp_path / "out"
-    args = ("--layout", "prox-release", "--output-format", output_format)
+    args = ("--refiner", "rules", "--layout", "prox-release", "--output-format", output_format)
     assert tools.prox("refine", corpus, "-o", out, *args) == 0
     originals = {record["id"]: record for record in tools.pages(20)}
     kept = tools.read_records(out)

@@ -25,7 +25,7 @@ def test_refine_keeps_pages_and_drops_spam_with_reasons(tools, corpus: Path, tmp
 
 def test_every_kept_document_records_its_programs_and_decisions(tools, corpus: Path, tmp_path: Path):
     out = tmp_path / "out"
-    tools.prox("refine", corpus, "-o", out)
+    assert tools.prox("refine", corpus, "-o", out, "--refiner", "rules") == 0
     originals = {record["id"]: record for record in tools.pages(20)}
     for record in tools.read_records(out):
         prox = record["metadata"]["prox"]
@@ -42,7 +42,7 @@ def test_every_kept_document_records_its_programs_and_decisions(tools, corpus: P
 
 def test_stats_account_for_every_document_and_edit(tools, corpus: Path, tmp_path: Path):
     out = tmp_path / "out"
-    tools.prox("refine", corpus, "-o", out)
+    tools.prox("refine", corpus, "-o", out, "--refiner", "rules")
     stats, kept = tools.read_stats(out), tools.read_records(out)
     inputs = tools.pages(20)
     assert stats["documents_in"] == 20 and stats["kept"] == 16 and stats["errors"] == 0
@@ -84,7 +84,8 @@ def test_text_key_and_id_key_name_the_input_fields(tools, tmp_path: Path):
     ]
     tools.write_jsonl(tmp_path / "in" / "a.jsonl", records)
     out = tmp_path / "out"
-    assert tools.prox("refine", tmp_path / "in", "-o", out, "--text-key", "content", "--id-key", "doc_id") == 0
+    args = ("--refiner", "rules", "--text-key", "content", "--id-key", "doc_id")
+    assert tools.prox("refine", tmp_path / "in", "-o", out, *args) == 0
     kept = tools.read_records(out)
     assert sorted(record["id"] for record in kept) == [f"custom-{index}" for index in range(5)]
     assert all(record["metadata"]["lang"] == "en" and "content" not in record["metadata"] for record in kept)
@@ -105,7 +106,7 @@ def test_without_text_key_every_record_is_an_error_naming_the_option(tools, tmp_
 
 def test_doc_stage_alone_keeps_texts_unchanged(tools, corpus: Path, tmp_path: Path):
     out = tmp_path / "out"
-    assert tools.prox("refine", corpus, "-o", out, "--stages", "doc") == 0
+    assert tools.prox("refine", corpus, "-o", out, "--refiner", "rules", "--stages", "doc") == 0
     originals = {record["id"]: record["text"] for record in tools.pages(20)}
     kept = tools.read_records(out)
     assert len(kept) == 16 and len(tools.read_records(out / "dropped")) == 4

@@ -22,15 +22,17 @@ def _outcome(tools, out: Path) -> tuple[dict, dict]:
 
 @pytest.fixture
 def execute(tools, monkeypatch):
-    """`prox execute ARGS...` with the rules generator made to fail: a replay must not ask it for programs."""
+    """`prox execute ARGS...` with the rules and lite generators made to fail: a replay must not ask for programs."""
+    from prox.generators.lite import LiteGenerator
     from prox.generators.rules import RulesGenerator
 
     def refuse(*_args: object) -> list[str]:
         raise AssertionError("a replay ran the generator")
 
     def run(*args: object) -> int:
-        monkeypatch.setattr(RulesGenerator, "doc_programs", refuse)
-        monkeypatch.setattr(RulesGenerator, "chunk_programs", refuse)
+        for generator in (RulesGenerator, LiteGenerator):
+            monkeypatch.setattr(generator, "doc_programs", refuse)
+            monkeypatch.setattr(generator, "chunk_programs", refuse)
         return tools.prox("execute", *args)
 
     return run
@@ -40,7 +42,7 @@ def execute(tools, monkeypatch):
 def refined(tools, corpus: Path, tmp_path: Path) -> Path:
     """The corpus refined by the rules under the release policy."""
     out = tmp_path / "refined"
-    assert tools.prox("refine", corpus, "-o", out) == 0
+    assert tools.prox("refine", corpus, "-o", out, "--refiner", "rules") == 0
     return out
 
 
@@ -57,14 +59,14 @@ def test_replaying_a_clean_rules_run_changes_nothing(tools, refined: Path, tmp_p
 
 def test_replaying_a_parquet_output(tools, corpus: Path, tmp_path: Path, execute):
     refined, replayed = tmp_path / "refined", tmp_path / "replayed"
-    tools.prox("refine", corpus, "-o", refined, "--output-format", "parquet")
+    tools.prox("refine", corpus, "-o", refined, "--refiner", "rules", "--output-format", "parquet")
     assert execute(refined, "-o", replayed, "--policy", "strict", "--output-format", "parquet") == 0
     assert _outcome(tools, replayed) == _outcome(tools, refined)
 
 
 def test_replaying_a_doc_stage_only_output_keeps_texts(tools, corpus: Path, tmp_path: Path, execute):
     refined, replayed = tmp_path / "refined", tmp_path / "replayed"
-    tools.prox("refine", corpus, "-o", refined, "--stages", "doc")
+    tools.prox("refine", corpus, "-o", refined, "--refiner", "rules", "--stages", "doc")
     assert execute(refined, "-o", replayed, "--policy", "strict") == 0
     kept, dropped = _outcome(tools, replayed)
     assert {record_id: text for record_id, (text, _) in kept.items()} == {
@@ -152,7 +154,7 @@ def test_replaying_an_output_without_documents_is_fatal(execute, tmp_path: Path,
 def test_replayed_errors_are_not_replayed_but_counted_apart(tools, tmp_path: Path, execute):
     tools.write_jsonl(tmp_path / "in" / "a.jsonl", [*tools.pages(4, seed=9), {"id": "x", "text": ""}])
     refined, replayed = tmp_path / "refined", tmp_path / "replayed"
-    tools.prox("refine", tmp_path / "in", "-o", refined)
+    tools.prox("refine", tmp_path / "in", "-o", refined, "--refiner", "rules")
     assert tools.read_stats(refined)["errors"] == 1
     assert execute(refined, "-o", replayed, "--policy", "strict") == 0
     stats = tools.read_stats(replayed)

@@ -70,7 +70,8 @@ def test_a_killed_run_resumes_to_the_same_output_as_an_uninterrupted_one(tools, 
         corpus = tmp_path / f"corpus-{attempt}"
         _corpus(tools, corpus, pages_per_file)
         command = [sys.executable, "-m", "prox", "refine", str(corpus), "-o", str(out), "--tasks", str(TASKS)]
-        command += ["--workers", "1", "--batch-size", "4"]  # small batches: a task writes early, then goes on
+        command += ["--refiner", "rules", "--workers", "1"]
+        command += ["--batch-size", "4"]  # small batches: a task writes early, then goes on
         completed, unfinished = _start_and_kill_mid_task(command, out, tmp_path / "killed.log")
         if completed and unfinished and len(completed) < TASKS:
             break
@@ -85,7 +86,8 @@ def test_a_killed_run_resumes_to_the_same_output_as_an_uninterrupted_one(tools, 
     assert len(_completed(out)) == TASKS
 
     fresh = tmp_path / "fresh"
-    assert tools.prox("refine", corpus, "-o", fresh, "--tasks", TASKS, "--workers", 1, "--batch-size", 4) == 0
+    args = ("--tasks", TASKS, "--refiner", "rules", "--workers", 1, "--batch-size", 4)
+    assert tools.prox("refine", corpus, "-o", fresh, *args) == 0
     expected = _outputs(tools, fresh)
     assert _outputs(tools, out) == expected
     assert max(expected.values()) == 1  # no record twice

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from prox import __version__
-from prox.cli import evaluate, prompt, refine
+from prox.cli import evaluate, lite, prompt, refine
 
 
 class CommandError(Exception):
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     refine.add_parsers(commands)
     evaluate.add_parser(commands)
+    lite.add_parser(commands)
     prompt.add_parser(commands)
     return parser
 

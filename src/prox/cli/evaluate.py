@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from prox.cli.refine import add_lm_options, refiner_options_from_args
+from prox.cli.refine import add_lite_options, add_lm_options, refiner_options_from_args
 from prox.evaluation import evaluate_docs, evaluate_lines
 from prox.evaluation.docs import read_labelled_docs
 from prox.evaluation.lines import read_pages
@@ -25,10 +25,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("level", choices=("lines", "docs"), help="what to score")
     parser.add_argument("--gold", required=True, metavar="FILE", help="gold file (.jsonl or .jsonl.gz)")
-    parser.add_argument("--refiner", default="rules", choices=GENERATORS, help="refiner to score (default: rules)")
+    parser.add_argument("--refiner", default="lite", choices=GENERATORS, help="refiner to score (default: lite)")
     parser.add_argument("--policy", default="release", choices=tuple(POLICIES), help="default: release")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N pages or documents")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
+    add_lite_options(parser)
     add_lm_options(parser)
     parser.set_defaults(run=run)
 

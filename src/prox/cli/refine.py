@@ -51,7 +51,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     refine.add_argument(
         "inputs", nargs="+", metavar="INPUT", help="files, globs or folders of .jsonl[.gz|.zst] / .parquet"
     )
-    refine.add_argument("--refiner", default="rules", choices=GENERATORS, help="program generator (default: rules)")
+    refine.add_argument("--refiner", default="lite", choices=GENERATORS, help="program generator (default: lite)")
     refine.add_argument(
         "--stages", default="doc,chunk", help="which stages to run: doc, chunk or doc,chunk (default: doc,chunk)"
     )
@@ -69,6 +69,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         default=DEFAULT_MAX_DOC_CHARS,
         help=f"documents longer than this go to OUT/errors (default: {DEFAULT_MAX_DOC_CHARS:,})",
     )
+    add_lite_options(refine)
     add_lm_options(refine)
     _add_common(refine)
     refine.set_defaults(run=run_refine)
@@ -82,6 +83,16 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     execute.add_argument("inputs", nargs=1, metavar="OUT", help="the output folder of an earlier prox refine")
     _add_common(execute)
     execute.set_defaults(run=run_execute)
+
+
+def add_lite_options(parser: argparse.ArgumentParser) -> None:
+    lite = parser.add_argument_group("lite refiner (the default)")
+    lite.add_argument(
+        "--lite-model",
+        default=None,
+        metavar="DIR",
+        help="a model folder written by `prox lite train` (default: the model shipped with prox)",
+    )
 
 
 def add_lm_options(parser: argparse.ArgumentParser) -> None:
@@ -167,7 +178,7 @@ def _settings(args: argparse.Namespace) -> RunSettings:
     return RunSettings(
         inputs=list(args.inputs),
         output=args.output,
-        refiner=getattr(args, "refiner", "rules"),
+        refiner=getattr(args, "refiner", "lite"),
         refiner_options=refiner_options_from_args(args, stages),
         stages=stages,
         policy=args.policy,
@@ -195,14 +206,17 @@ def _settings(args: argparse.Namespace) -> RunSettings:
 
 def refiner_options_from_args(args: argparse.Namespace, stages: tuple[str, ...]) -> dict:
     """The LM refiner's options from its flags; flags that do not apply to the chosen refiner or backend fail."""
-    refiner = getattr(args, "refiner", "rules")
+    refiner = getattr(args, "refiner", "lite")
+    lite_model = getattr(args, "lite_model", None)
+    if lite_model is not None and refiner != "lite":
+        raise ValueError("--lite-model applies to --refiner lite only")
     lm_flags = ("doc_model", "chunk_model", "tokenizer", "cache", "no_doc_truncation", "double_bos")
     backend_flags = [flag for flags in _BACKEND_FLAGS.values() for flag in flags]
     if refiner != "lm":
         given = [flag for flag in (*lm_flags, *backend_flags) if getattr(args, flag, None)]
         if given:
             raise ValueError(f"--{given[0].replace('_', '-')} applies to --refiner lm only")
-        return {}
+        return {"model": lite_model} if lite_model is not None else {}
     for stage, flag in (("doc", "doc_model"), ("chunk", "chunk_model")):
         if stage in stages and not getattr(args, flag):
             raise ValueError(

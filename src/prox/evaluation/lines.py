@@ -25,8 +25,10 @@ def read_pages(path: str | Path, limit: int | None = None) -> Iterator[dict]:
     """Scorable line-labelled pages (gzip or plain JSONL)."""
     count = 0
     for where, page in read_records(path):
+        if "labels" not in page and "snippet_labels" in page:  # only lines holding a human snippet are labelled
+            page["labels"] = page["snippet_labels"]
         if "lines" not in page or "labels" not in page:
-            raise ValueError(f"{where}: a line-labelled page needs 'lines' and 'labels'")
+            raise ValueError(f"{where}: a line-labelled page needs 'lines' and 'labels' (or 'snippet_labels')")
         if page.get("gold_empty") or (page.get("gold_recall") or 1.0) < MIN_GOLD_RECALL or not page["lines"]:
             continue
         yield page
@@ -63,7 +65,7 @@ def evaluate_lines(
             continue
         line_scores = page.get("scores") or [None] * len(page["lines"])
         for gold, guess, score in zip(page["labels"], predicted, line_scores, strict=True):
-            if score is not None and low < score < high:
+            if gold is None or (score is not None and low < score < high):
                 continue
             scores.add(int(gold), guess)
     return {"pages": page_count, "failed_pages": failures, **scores.report()}

@@ -24,6 +24,13 @@ class BinaryScores:
         else:
             self.true_remove += 1
 
+    def merge(self, other: BinaryScores) -> None:
+        """Add another set of counts to these (e.g. cross-validation folds, micro-averaged)."""
+        self.true_keep += other.true_keep
+        self.false_keep += other.false_keep
+        self.true_remove += other.true_remove
+        self.false_remove += other.false_remove
+
     @property
     def total(self) -> int:
         return self.true_keep + self.false_keep + self.true_remove + self.false_remove

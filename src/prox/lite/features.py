@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from itertools import repeat
 
 import numpy as np
 
@@ -31,12 +32,57 @@ TOKEN_PATTERN = re.compile(r"\w+", re.UNICODE)
 _TERMINAL = frozenset(".!?\"'”’»)。！？")
 _CONTINUING = frozenset(",;:-–—")
 _BULLETS = frozenset("*-•·>|»›◦▪●■→+#")
-_NAV_PATTERN = re.compile(
-    r"\b(home|menu|login|log in|sign in|sign up|register|subscribe|newsletter|share|tweet|facebook|twitter|"
-    r"instagram|linkedin|pinterest|youtube|whatsapp|email|print|cookie|cookies|privacy|terms|copyright|"
-    r"rights reserved|contact|about us|search|skip to|read more|more|next|previous|prev|back to|comments?|"
-    r"reply|posted|tags?|categor(y|ies)|related|advertisement|sponsored|cart|checkout|account|follow)\b",
-    re.IGNORECASE,
+# Words of menus, share buttons, footers and comment widgets.
+NAV_WORDS = frozenset(
+    {
+        "home",
+        "menu",
+        "login",
+        "log",
+        "sign",
+        "register",
+        "subscribe",
+        "newsletter",
+        "share",
+        "tweet",
+        "facebook",
+        "twitter",
+        "instagram",
+        "linkedin",
+        "pinterest",
+        "youtube",
+        "whatsapp",
+        "email",
+        "print",
+        "cookie",
+        "cookies",
+        "privacy",
+        "terms",
+        "copyright",
+        "reserved",
+        "contact",
+        "search",
+        "skip",
+        "more",
+        "next",
+        "previous",
+        "prev",
+        "comment",
+        "comments",
+        "reply",
+        "posted",
+        "tag",
+        "tags",
+        "category",
+        "categories",
+        "related",
+        "advertisement",
+        "sponsored",
+        "cart",
+        "checkout",
+        "account",
+        "follow",
+    }
 )
 _URLISH = re.compile(r"https?://|www\.|\.com\b|@\w+\.\w")
 _DATEISH = re.compile(r"\b(19|20)\d\d\b|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b")
@@ -64,7 +110,6 @@ BASE_FEATURES = (
     "bullet_start",
     "title_words_share",
     "mean_word_length",
-    "nav_words",
     "urlish",
     "dateish",
     "pipes",
@@ -75,6 +120,7 @@ BASE_FEATURES = (
     "text_score_last",
     "text_score_line",
     "known_token_share",
+    "nav_words",
 )
 _NEIGHBOUR_SOURCES = ("words", "terminal_punct", "text_score_mean", "text_score_line", "nav_words", "log_chars")
 _NEIGHBOUR_OFFSETS = (-3, -2, -1, 1, 2, 3)
@@ -99,6 +145,7 @@ CONTEXT_FEATURES = (
     "prev_long_distance",
     "next_long_distance",
     "same_length_run",
+    *(f"{name}_segment{part}" for name in ("text_score_mean", "text_score_sum") for part in ("", "_best", "_gap")),
 )
 LINE_FEATURES = BASE_FEATURES + CONTEXT_FEATURES
 
@@ -127,28 +174,34 @@ def _class_counts(lines: Sequence[str]) -> np.ndarray:
 
 
 def _text_scores(lines: Sequence[str], weights: Mapping[str, float]) -> np.ndarray:
-    """(lines, 6): sum, mean, first-word, last-word and whole-line scores, and the share of known words."""
+    """(lines, 7): sum, mean, first-word, last-word and whole-line scores, the share of known words, and the
+    number of distinct navigation words."""
     get = weights.get
-    out = np.zeros((len(lines), 6), dtype=np.float64)
-    for index, line in enumerate(lines):
-        tokens = line_tokens(line)
-        if not tokens:
+    known = weights.__contains__
+    nav_words = NAV_WORDS
+    rows = []
+    for line in lines:
+        words = TOKEN_PATTERN.findall(line.lower())
+        if not words:
+            rows.append(_NO_WORDS)
             continue
-        words = tokens[:-3] if tokens[-1][:1] == WHOLE_LINE else tokens[:-2]
-        values = [get(word) for word in words]
-        known = [value for value in values if value is not None]
-        total = sum(known)
-        whole = get(tokens[-1], 0.0) if tokens[-1][:1] == WHOLE_LINE else 0.0
-        first_last = tokens[len(words)], tokens[len(words) + 1]
-        out[index] = (
-            total,
-            total / len(words),
-            get(first_last[0], 0.0),
-            get(first_last[1], 0.0),
-            whole,
-            len(known) / len(words),
+        stripped = line.strip().lower()
+        total = sum(map(get, words, repeat(0.0)))
+        rows.append(
+            (
+                total,
+                total / len(words),
+                get(FIRST_TOKEN + words[0], 0.0),
+                get(LAST_TOKEN + words[-1], 0.0),
+                get(WHOLE_LINE + stripped, 0.0) if len(stripped) <= MAX_WHOLE_LINE_CHARS else 0.0,
+                sum(map(known, words)) / len(words),
+                len(nav_words.intersection(words)),
+            )
         )
-    return out
+    return np.array(rows, dtype=np.float64).reshape(len(lines), 7)
+
+
+_NO_WORDS = (0.0,) * 7
 
 
 def base_features(lines: Sequence[str], weights: Mapping[str, float]) -> np.ndarray:
@@ -171,14 +224,13 @@ def base_features(lines: Sequence[str], weights: Mapping[str, float]) -> np.ndar
     features[:, 10] = [char in _TERMINAL for char in last]
     features[:, 11] = [char in _CONTINUING for char in last]
     features[:, 12] = [s[:1] in _BULLETS for s in stripped]
-    features[:, 13] = [sum(word[:1].isupper() for word in w) / len(w) if w else 0.0 for w in words]
+    features[:, 13] = [sum(map(str.istitle, w)) / len(w) if w else 0.0 for w in words]
     features[:, 14] = (chars - classes[:, _SPACE]) / np.maximum(word_counts, 1.0)
-    features[:, 15] = [len(_NAV_PATTERN.findall(s)) if len(s) < 400 else 0 for s in stripped]
-    features[:, 16] = [_URLISH.search(s) is not None for s in stripped]
-    features[:, 17] = [_DATEISH.search(s) is not None for s in stripped]
-    features[:, 18] = [s.count("|") for s in stripped]
-    features[:, 19] = [repeats[s.lower()] - 1 for s in stripped]
-    features[:, 20:26] = _text_scores(lines, weights)
+    features[:, 15] = [_URLISH.search(s) is not None for s in stripped]
+    features[:, 16] = [_DATEISH.search(s) is not None for s in stripped]
+    features[:, 17] = [s.count("|") for s in stripped]
+    features[:, 18] = [repeats[s.lower()] - 1 for s in stripped]
+    features[:, 19:26] = _text_scores(lines, weights)
     return features
 
 
@@ -261,7 +313,20 @@ def context_features(base: np.ndarray) -> np.ndarray:
         _distance_to_flag(long_line > 0, forward=True),
         same_length,
     ]
+    for name in ("text_score_mean", "text_score_sum"):
+        parts.extend(_best_segment_through(column[name]))
     return np.column_stack(parts)
+
+
+def _best_segment_through(evidence: np.ndarray) -> list[np.ndarray]:
+    """Where the main text is: the best-scoring run of lines through each line (maximum-subarray sums), as a share
+    of the page's best run, whether the line sits in that best run, and how far its best run falls short."""
+    sums = np.concatenate(([0.0], np.cumsum(evidence)))
+    lowest_before = np.minimum.accumulate(sums[:-1])
+    highest_after = np.maximum.accumulate(sums[1:][::-1])[::-1]
+    through = highest_after - lowest_before
+    best = through.max()
+    return [through / (abs(best) + 1e-6), (through >= best - 1e-9).astype(np.float64), through - best]
 
 
 def line_features(lines: Sequence[str], weights: Mapping[str, float]) -> np.ndarray:

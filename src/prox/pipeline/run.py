@@ -32,7 +32,7 @@ class RunSettings:
 
     inputs: list[str]
     output: str
-    refiner: str = "rules"
+    refiner: str = "lite"
     # Passed to make_generator: for `lm`, LMSettings fields, `backend` and `backend_options`.
     refiner_options: dict = field(default_factory=dict)
     stages: tuple[str, ...] = STAGES

@@ -1,0 +1,100 @@
+"""The `lite` generator: small learned models that write ProX programs at CPU speed (the default refiner).
+
+Doc stage: `keep_doc()` or `drop_doc()` from the document model (its keep probability in a comment). Chunk
+stage: the line model's removed lines as `remove_lines(...)` ranges, `normalize(...)` for a few reliably
+detectable glued-on suffixes ("Read more »", share-button text) on kept lines, otherwise `keep_chunk()`.
+A document is one chunk: the line model needs the whole page around each line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+
+from prox.chunking import Chunk
+from prox.generators.base import ProgramGenerator
+from prox.lite.model import LiteModel, PageVerdict
+from prox.program import DropDoc, KeepChunk, KeepDoc, Normalize, RemoveLines, serialize
+
+# Large enough that every document is a single chunk.
+WHOLE_DOCUMENT = 1 << 60
+_CACHE_SIZE = 4096
+# A glued-on suffix is removed only when what stays is a real sentence of at least this many words.
+_MIN_WORDS_LEFT = 4
+_SUFFIX_WINDOW = 60
+_GLUED_SUFFIX = re.compile(
+    r"(?:\s*[\[(]?\s*(?:read more|continue reading|read the full (?:story|article|post)|click here to read more|"
+    r"share this(?: article| post| story)?|share on (?:facebook|twitter|linkedin)|tweet this|weiterlesen|"
+    r"mehr lesen|lire la suite|leer más)\s*[\])]?\s*(?:[»›>→…:]|\.\.\.)*\s*)$",
+    re.IGNORECASE,
+)
+
+
+class LiteGenerator(ProgramGenerator):
+    """Programs from a `LiteModel` (the one shipped with prox unless `model` names a folder)."""
+
+    name = "lite"
+    chunk_budget = WHOLE_DOCUMENT
+
+    def __init__(self, model: str | Path | LiteModel | None = None) -> None:
+        self.model = model if isinstance(model, LiteModel) else LiteModel.load(model)
+        # The chunk stage sees the same texts the doc stage just judged; remember their verdicts.
+        self._verdicts: OrderedDict[str, PageVerdict] = OrderedDict()
+
+    def doc_programs(self, texts: Sequence[str]) -> list[str]:
+        threshold = self.model.doc_threshold
+        programs = []
+        for verdict in self._judge(texts):
+            call = KeepDoc() if verdict.doc_keep >= threshold else DropDoc()
+            programs.append(f"{serialize([call])}  # p_keep={verdict.doc_keep:.3f}")
+        return programs
+
+    def chunk_programs(self, chunks: Sequence[Chunk]) -> list[str]:
+        # chunk.text carries the prompt's line numbers; the models read the raw lines
+        verdicts = self._judge(["\n".join(chunk.lines) for chunk in chunks])
+        return [self._chunk_program(chunk, verdict) for chunk, verdict in zip(chunks, verdicts, strict=True)]
+
+    def _chunk_program(self, chunk: Chunk, verdict: PageVerdict) -> str:
+        lines = chunk.lines
+        removed = verdict.line_keep < self.model.line_threshold
+        calls: list = []
+        start = None
+        for index, remove in enumerate([*removed, False]):
+            if remove and start is None:
+                start = index
+            elif not remove and start is not None:
+                calls.append(RemoveLines(chunk.first_line + start, chunk.first_line + index - 1))
+                start = None
+        text = "\n".join(lines)
+        for line, remove in zip(lines, removed, strict=True):
+            suffix = None if remove else glued_suffix(line)
+            if suffix is not None and text.count(suffix) == 1:
+                calls.append(Normalize(suffix, ""))
+        return serialize(calls or [KeepChunk()])
+
+    def _judge(self, texts: Sequence[str]) -> list[PageVerdict]:
+        missing = [text for text in dict.fromkeys(texts) if text not in self._verdicts]
+        if missing:
+            for text, verdict in zip(missing, self.model.verdicts(missing), strict=True):
+                self._verdicts[text] = verdict
+            while len(self._verdicts) > _CACHE_SIZE:
+                self._verdicts.popitem(last=False)
+        return [self._verdicts[text] for text in texts]
+
+    def close(self) -> None:
+        self._verdicts.clear()
+
+
+def glued_suffix(line: str) -> str | None:
+    """The share-button or "Read more" text glued to the end of a content line, when what stays is a sentence."""
+    # the suffix pattern is anchored at the end; searching only the tail keeps this cheap on long lines
+    tail_start = max(len(line) - _SUFFIX_WINDOW, 0)
+    match = _GLUED_SUFFIX.search(line, tail_start)
+    if match is None or not match.group(0).strip():
+        return None
+    kept = line[: match.start()]
+    if len(kept.split()) < _MIN_WORDS_LEFT:
+        return None
+    return match.group(0)
