@@ -117,14 +117,25 @@ def test_unlabelled_lines_do_not_count(synthetic):
 
 
 @pytest.mark.parametrize("folds", [0, 3])
-def test_lines_of_one_class_are_refused(synthetic, folds: int):
-    pages = [LabelledPage(page.lines, [1] * len(page.lines), page.source) for page in synthetic.pages(12)]
+def test_lines_all_removed_are_refused(synthetic, folds: int):
+    pages = [LabelledPage(page.lines, [0] * len(page.lines), page.source) for page in synthetic.pages(12)]
     with pytest.raises(ValueError, match="lines labelled keep and lines labelled remove"):
         train_lite(pages, [], replace(synthetic.SETTINGS, folds=folds), lambda _: None)
 
 
-@pytest.mark.parametrize("folds", [0, 3])
-def test_documents_of_one_class_are_refused(synthetic, folds: int):
-    docs = [LabelledDoc(doc.text, 0, doc.source) for doc in synthetic.docs(12)]
-    with pytest.raises(ValueError, match="documents labelled keep and documents labelled drop"):
-        train_lite(synthetic.pages(12), docs, replace(synthetic.SETTINGS, folds=folds), lambda _: None)
+def test_lines_all_kept_give_a_chunk_stage_that_keeps_every_line(synthetic):
+    pages = [LabelledPage(page.lines, [1] * len(page.lines), page.source) for page in synthetic.pages(12)]
+    messages: list[str] = []
+    model = train_lite(pages, [], synthetic.SETTINGS, messages.append)
+    assert model.line_model is None
+    assert any("keep every line" in message for message in messages)
+    (verdict,) = model.verdicts(["Home\nNews\nA long sentence of prose that goes on for a while."])
+    assert verdict.line_keep.min() >= model.line_threshold
+
+
+@pytest.mark.parametrize("label", [0, 1])
+def test_documents_of_one_class_give_that_verdict_to_every_document(synthetic, label: int):
+    docs = [LabelledDoc(doc.text, label, doc.source) for doc in synthetic.docs(12)]
+    model = train_lite(synthetic.pages(12), docs, synthetic.SETTINGS, lambda _: None)
+    verdicts = model.verdicts([doc.text for doc in synthetic.docs(6)] + ["anything at all"])
+    assert all((verdict.doc_keep >= model.doc_threshold) == bool(label) for verdict in verdicts)

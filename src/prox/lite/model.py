@@ -47,6 +47,12 @@ class LogisticModel:
         logits = ((rows.astype(np.float64) - self.mean) / self.scale) @ self.coef + self.intercept
         return 1.0 / (1.0 + np.exp(-logits))
 
+    @classmethod
+    def constant(cls, width: int, keep: bool) -> LogisticModel:
+        """A model that gives every document the same verdict (all training documents had one label)."""
+        zeros = np.zeros(width)
+        return cls(zeros, np.ones(width), zeros, 20.0 if keep else -20.0)
+
     def to_json(self) -> dict:
         return {key: np.asarray(value).tolist() for key, value in vars(self).items()}
 

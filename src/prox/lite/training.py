@@ -14,6 +14,7 @@ import numpy as np
 
 from prox.evaluation.metrics import BinaryScores
 from prox.lite.data import LabelledDoc, LabelledPage
+from prox.lite.doc_features import DOC_FEATURES
 from prox.lite.features import base_features, context_features
 from prox.lite.model import LiteModel, LogisticModel, load_lightgbm
 from prox.lite.text_scores import fit_text_weights, page_lines
@@ -99,8 +100,8 @@ def fit_doc_model(docs: Sequence[LabelledDoc], model: LiteModel, settings: Train
 
     rows = doc_rows(docs, model).astype(np.float64)
     labels = np.array([doc.label for doc in docs])
-    if len(np.unique(labels)) < 2:
-        raise ValueError("the document model needs documents labelled keep and documents labelled drop")
+    if len(np.unique(labels)) < 2:  # e.g. a teacher that kept everything: the student does the same
+        return LogisticModel.constant(len(DOC_FEATURES), keep=bool(labels[0]))
     mean = rows.mean(axis=0)
     scale = np.where(rows.std(axis=0) > 1e-9, rows.std(axis=0), 1.0)
     regression = LogisticRegression(C=settings.doc_regularisation, max_iter=2000)
@@ -149,6 +150,13 @@ def train_lite(
 ) -> LiteModel:
     """Cross-validate (when settings.folds > 1), then fit on everything; the report lands in `model.report`."""
     report: dict = {"settings": vars(settings), "pages": len(pages), "docs": len(docs)}
+    if docs and len({doc.label for doc in docs}) == 1:
+        verdict = "keep" if docs[0].label else "drop"
+        progress(f"every document is labelled {verdict}: the doc stage will {verdict} every document")
+    line_labels = {label for page in pages for label in page.labels if label is not None}
+    if line_labels == {1}:  # e.g. a teacher that never removed a line: the student does the same
+        progress("every labelled line is labelled keep: the chunk stage will keep every line")
+        pages = []
     if settings.folds > 1 and pages:
         fold_reports = []
         by_input: dict[str, list[BinaryScores]] = {}
@@ -171,7 +179,7 @@ def train_lite(
     if pages:
         progress(f"line model: fitting on {len(pages)} pages")
         model.text_weights, model.line_model = fit_line_model(pages, settings)
-    if docs and settings.folds > 1:
+    if docs and settings.folds > 1 and len({doc.label for doc in docs}) > 1:
         fold_reports = []
         doc_folds = _folds(len(docs), settings.folds, settings.seed)
         for fold in range(settings.folds):
