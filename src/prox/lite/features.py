@@ -29,6 +29,7 @@ _BYTE_CLASS[0x80:0xC0] = _CONTINUATION
 _BYTE_CLASS[0xC0:] = _NON_ASCII
 
 TOKEN_PATTERN = re.compile(r"\w+", re.UNICODE)
+_TOKEN_OR_NEWLINE = re.compile(r"\w+|\n", re.UNICODE)
 _TERMINAL = frozenset(".!?\"'”’»)。！？")
 _CONTINUING = frozenset(",;:-–—")
 _BULLETS = frozenset("*-•·>|»›◦▪●■→+#")
@@ -163,29 +164,43 @@ def line_tokens(line: str) -> list[str]:
     return tokens
 
 
-def _class_counts(lines: Sequence[str]) -> np.ndarray:
-    """(lines, classes) counts of byte classes per line."""
-    data = np.frombuffer("\n".join(lines).encode("utf-8", "replace"), dtype=np.uint8)
+def _class_counts(text: str, count: int) -> np.ndarray:
+    """(lines, classes) counts of byte classes per line of `text`, which has `count` lines."""
+    data = np.frombuffer(text.encode("utf-8", "replace"), dtype=np.uint8)
     newline = data == 10
     line_ids = np.cumsum(newline) - newline
     keep = ~newline
     keys = line_ids[keep] * _CLASS_COUNT + _BYTE_CLASS[data[keep]]
-    return np.bincount(keys, minlength=len(lines) * _CLASS_COUNT).reshape(len(lines), _CLASS_COUNT)
+    return np.bincount(keys, minlength=count * _CLASS_COUNT).reshape(count, _CLASS_COUNT)
 
 
-def _text_scores(lines: Sequence[str], weights: Mapping[str, float]) -> np.ndarray:
+def _words_per_line(lowered_text: str, count: int) -> list[list[str]]:
+    """The word tokens of each line, from one regex pass over the whole (lower-cased) document."""
+    tokens = _TOKEN_OR_NEWLINE.findall(lowered_text)
+    tokens.append("\n")
+    words, start = [], 0
+    index = tokens.index
+    for _ in range(count):
+        end = index("\n", start)
+        words.append(tokens[start:end])
+        start = end + 1
+    return words
+
+
+def _text_scores(
+    lowered: Sequence[str], words_per_line: Sequence[list[str]], weights: Mapping[str, float]
+) -> np.ndarray:
     """(lines, 7): sum, mean, first-word, last-word and whole-line scores, the share of known words, and the
     number of distinct navigation words."""
     get = weights.get
     known = weights.__contains__
     nav_words = NAV_WORDS
     rows = []
-    for line in lines:
-        words = TOKEN_PATTERN.findall(line.lower())
+    for line, words in zip(lowered, words_per_line, strict=True):
         if not words:
             rows.append(_NO_WORDS)
             continue
-        stripped = line.strip().lower()
+        stripped = line.strip()
         total = sum(map(get, words, repeat(0.0)))
         rows.append(
             (
@@ -198,7 +213,16 @@ def _text_scores(lines: Sequence[str], weights: Mapping[str, float]) -> np.ndarr
                 len(nav_words.intersection(words)),
             )
         )
-    return np.array(rows, dtype=np.float64).reshape(len(lines), 7)
+    return np.array(rows, dtype=np.float64).reshape(len(lowered), 7)
+
+
+def _lines_matching(pattern: re.Pattern, text: str, line_starts: np.ndarray) -> np.ndarray:
+    """1.0 for each line holding a match of `pattern` (which never spans a newline), from one pass over the text."""
+    flags = np.zeros(len(line_starts), dtype=np.float64)
+    starts = [match.start() for match in pattern.finditer(text)]
+    if starts:
+        flags[np.searchsorted(line_starts, starts, side="right") - 1] = 1.0
+    return flags
 
 
 _NO_WORDS = (0.0,) * 7
@@ -207,14 +231,23 @@ _NO_WORDS = (0.0,) * 7
 def base_features(lines: Sequence[str], weights: Mapping[str, float]) -> np.ndarray:
     """(lines, len(BASE_FEATURES)) features of each line on its own (plus its repeats in the document)."""
     count = len(lines)
-    classes = _class_counts(lines).astype(np.float64)
-    chars = np.array([len(line) for line in lines], dtype=np.float64)
+    if not count:
+        return np.empty((0, len(BASE_FEATURES)), dtype=np.float64)
+    text = "\n".join(lines)
+    classes = _class_counts(text, count).astype(np.float64)
+    lengths = [len(line) for line in lines]
+    chars = np.array(lengths, dtype=np.float64)
+    line_starts = np.concatenate(([0], np.cumsum(chars[:-1] + 1)))
+    lowered_text = text.lower()
+    # lower() never makes or removes a newline, so the lowered text splits into the same lines
+    lowered = lowered_text.split("\n")
     visible = np.maximum(classes[:, [_UPPER, _LOWER, _DIGIT, _SPACE, _PUNCT, _SYMBOL, _NON_ASCII]].sum(1), 1.0)
     stripped = [line.strip() for line in lines]
     words = [line.split() for line in stripped]
     word_counts = np.array([len(w) for w in words], dtype=np.float64)
     last = [s[-1:] for s in stripped]
-    repeats = Counter(s.lower() for s in stripped)
+    stripped_lowered = [line.strip() for line in lowered]
+    repeats = Counter(stripped_lowered)
     features = np.empty((count, len(BASE_FEATURES)), dtype=np.float64)
     features[:, 0] = chars
     features[:, 1] = word_counts
@@ -226,11 +259,11 @@ def base_features(lines: Sequence[str], weights: Mapping[str, float]) -> np.ndar
     features[:, 12] = [s[:1] in _BULLETS for s in stripped]
     features[:, 13] = [sum(map(str.istitle, w)) / len(w) if w else 0.0 for w in words]
     features[:, 14] = (chars - classes[:, _SPACE]) / np.maximum(word_counts, 1.0)
-    features[:, 15] = [_URLISH.search(s) is not None for s in stripped]
-    features[:, 16] = [_DATEISH.search(s) is not None for s in stripped]
+    features[:, 15] = _lines_matching(_URLISH, text, line_starts)
+    features[:, 16] = _lines_matching(_DATEISH, text, line_starts)
     features[:, 17] = [s.count("|") for s in stripped]
-    features[:, 18] = [repeats[s.lower()] - 1 for s in stripped]
-    features[:, 19:26] = _text_scores(lines, weights)
+    features[:, 18] = [repeats[s] - 1 for s in stripped_lowered]
+    features[:, 19:26] = _text_scores(lowered, _words_per_line(lowered_text, count), weights)
     return features
 
 
