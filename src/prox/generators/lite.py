@@ -15,7 +15,7 @@ from pathlib import Path
 
 from prox.chunking import Chunk
 from prox.generators.base import ProgramGenerator
-from prox.lite.model import LiteModel, PageVerdict
+from prox.lite.model import LiteModel, PageVerdict, shared_model
 from prox.program import DropDoc, KeepChunk, KeepDoc, Normalize, RemoveLines, serialize
 
 # Large enough that every document is a single chunk.
@@ -39,7 +39,7 @@ class LiteGenerator(ProgramGenerator):
     chunk_budget = WHOLE_DOCUMENT
 
     def __init__(self, model: str | Path | LiteModel | None = None) -> None:
-        self.model = model if isinstance(model, LiteModel) else LiteModel.load(model)
+        self.model = model if isinstance(model, LiteModel) else shared_model(model)
         # The chunk stage sees the same texts the doc stage just judged; remember their verdicts.
         self._verdicts: OrderedDict[str, PageVerdict] = OrderedDict()
 

@@ -7,6 +7,7 @@ and `line_model.txt.gz` (LightGBM's own text format).
 
 from __future__ import annotations
 
+import functools
 import gzip
 import itertools
 import json
@@ -168,6 +169,21 @@ class LiteModel:
         return cls(
             weights, line_model, doc_model, config["line_threshold"], config["doc_threshold"], config.get("report", {})
         )
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_model(folder: str | None) -> LiteModel:
+    return LiteModel.load(folder)
+
+
+def shared_model(folder: str | Path | None = None) -> LiteModel:
+    """The model in `folder` (None: the shipped one), loaded once per process and kept.
+
+    Tasks of one worker process reuse it instead of reloading (about a second each), and it is never freed
+    mid-run: a forked pool worker that is freeing LightGBM's booster when its pool terminates it swallows the
+    SIGTERM (Ray's handler raises inside `Booster.__del__`) and hangs the executor.
+    """
+    return _shared_model(None if folder is None else str(Path(folder).resolve()))
 
 
 def _write_gzip(path: Path, text: str) -> None:
