@@ -21,6 +21,17 @@ MIN_GOLD_RECALL = 0.9
 AMBIGUOUS_SCORES = (0.2, 0.8)
 
 
+def skips_page(page: dict) -> bool:
+    """Whether the protocol leaves this page out: no gold, gold the lines cover poorly, or no lines."""
+    return bool(page.get("gold_empty")) or (page.get("gold_recall") or 1.0) < MIN_GOLD_RECALL or not page["lines"]
+
+
+def is_ambiguous(score: float | None) -> bool:
+    """Whether the protocol leaves this line out: its alignment to the gold is neither clearly in nor out."""
+    low, high = AMBIGUOUS_SCORES
+    return score is not None and low < score < high
+
+
 def read_pages(path: str | Path, limit: int | None = None) -> Iterator[dict]:
     """Scorable line-labelled pages (gzip or plain JSONL)."""
     count = 0
@@ -29,7 +40,7 @@ def read_pages(path: str | Path, limit: int | None = None) -> Iterator[dict]:
             page["labels"] = page["snippet_labels"]
         if "lines" not in page or "labels" not in page:
             raise ValueError(f"{where}: a line-labelled page needs 'lines' and 'labels' (or 'snippet_labels')")
-        if page.get("gold_empty") or (page.get("gold_recall") or 1.0) < MIN_GOLD_RECALL or not page["lines"]:
+        if skips_page(page):
             continue
         yield page
         count += 1
@@ -56,7 +67,6 @@ def evaluate_lines(
     """Keep- and remove-class scores over all scorable lines of the pages."""
     scores = BinaryScores()
     page_count = failures = 0
-    low, high = AMBIGUOUS_SCORES
     for page in pages:
         page_count += 1
         predicted = predicted_keep("\n".join(page["lines"]), generator, policy)
@@ -65,7 +75,7 @@ def evaluate_lines(
             continue
         line_scores = page.get("scores") or [None] * len(page["lines"])
         for gold, guess, score in zip(page["labels"], predicted, line_scores, strict=True):
-            if gold is None or (score is not None and low < score < high):
+            if gold is None or is_ambiguous(score):
                 continue
             scores.add(int(gold), guess)
     return {"pages": page_count, "failed_pages": failures, **scores.report()}

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prox.evaluation.gold import read_records
-
-MIN_GOLD_RECALL = 0.9
-AMBIGUOUS_SCORES = (0.2, 0.8)
+from prox.evaluation.lines import is_ambiguous, skips_page
 
 
 @dataclass
@@ -46,14 +44,13 @@ def page_from_record(record: dict, where: str) -> LabelledPage | None:
         raise ValueError(
             f"{where}: a line-labelled page needs 'lines' and 'labels' (or 'snippet_labels') of equal length"
         )
-    if record.get("gold_empty") or (record.get("gold_recall") or 1.0) < MIN_GOLD_RECALL or not lines:
+    if skips_page(record):
         return None
     scores = record.get("scores") or [None] * len(lines)
-    low, high = AMBIGUOUS_SCORES
-    cleaned: list[int | None] = []
-    for label, score in zip(labels, scores, strict=True):
-        ambiguous = score is not None and low < score < high
-        cleaned.append(None if label is None or ambiguous else int(label))
+    cleaned = [
+        None if label is None or is_ambiguous(score) else int(label)
+        for label, score in zip(labels, scores, strict=True)
+    ]
     return LabelledPage([str(line) for line in lines], cleaned, where)
 
 

@@ -154,14 +154,18 @@ LINE_FEATURES = BASE_FEATURES + CONTEXT_FEATURES
 def line_tokens(line: str) -> list[str]:
     """The lower-cased word tokens of a line plus its first/last-word and whole-line markers, as in the
     text-score vocabulary."""
-    words = TOKEN_PATTERN.findall(line.lower())
+    lowered = line.lower()
+    words = TOKEN_PATTERN.findall(lowered)
     if not words:
         return []
-    tokens = [*words, FIRST_TOKEN + words[0], LAST_TOKEN + words[-1]]
-    stripped = line.strip().lower()
-    if len(stripped) <= MAX_WHOLE_LINE_CHARS:
-        tokens.append(WHOLE_LINE + stripped)
-    return tokens
+    first, last, whole = _marker_tokens(words, lowered.strip())
+    return [*words, first, last] if whole is None else [*words, first, last, whole]
+
+
+def _marker_tokens(words: Sequence[str], stripped: str) -> tuple[str, str, str | None]:
+    """A line's first-word, last-word and whole-line tokens (None for lines too long to be boilerplate)."""
+    whole = WHOLE_LINE + stripped if len(stripped) <= MAX_WHOLE_LINE_CHARS else None
+    return FIRST_TOKEN + words[0], LAST_TOKEN + words[-1], whole
 
 
 def _class_counts(text: str, count: int) -> np.ndarray:
@@ -200,15 +204,15 @@ def _text_scores(
         if not words:
             rows.append(_NO_WORDS)
             continue
-        stripped = line.strip()
+        first, last, whole = _marker_tokens(words, line.strip())
         total = sum(map(get, words, repeat(0.0)))
         rows.append(
             (
                 total,
                 total / len(words),
-                get(FIRST_TOKEN + words[0], 0.0),
-                get(LAST_TOKEN + words[-1], 0.0),
-                get(WHOLE_LINE + stripped, 0.0) if len(stripped) <= MAX_WHOLE_LINE_CHARS else 0.0,
+                get(first, 0.0),
+                get(last, 0.0),
+                0.0 if whole is None else get(whole, 0.0),
                 sum(map(known, words)) / len(words),
                 len(nav_words.intersection(words)),
             )

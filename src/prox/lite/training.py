@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from prox.evaluation.metrics import BinaryScores
 from prox.lite.data import LabelledDoc, LabelledPage
 from prox.lite.doc_features import DOC_FEATURES
-from prox.lite.features import base_features, context_features
+from prox.lite.features import line_features
 from prox.lite.model import LiteModel, LogisticModel, load_lightgbm
 from prox.lite.text_scores import fit_text_weights, page_lines
 
 TEXT_SCORE_FOLDS = 5
+T = TypeVar("T")
 MAX_TEXT_TOKENS = 60_000
 
 
@@ -63,13 +65,15 @@ def _folds(count: int, folds: int, seed: int) -> np.ndarray:
     return assignment
 
 
-def _page_rows(page: LabelledPage, weights: dict[str, float]) -> np.ndarray:
-    base = base_features(page.lines, weights)
-    return np.hstack((base, context_features(base))).astype(np.float32)
-
-
 def _labels(page: LabelledPage) -> np.ndarray:
     return np.array([-1 if label is None else label for label in page.labels], dtype=np.int64)
+
+
+def _split(items: Sequence[T], assignment: np.ndarray, fold: int) -> tuple[list[T], list[T]]:
+    """The items outside `fold` (to train on) and inside it (to score)."""
+    train = [item for item, f in zip(items, assignment, strict=True) if f != fold]
+    test = [item for item, f in zip(items, assignment, strict=True) if f == fold]
+    return train, test
 
 
 def fit_line_model(pages: Sequence[LabelledPage], settings: TrainingSettings) -> tuple[dict[str, float], object]:
@@ -80,7 +84,7 @@ def fit_line_model(pages: Sequence[LabelledPage], settings: TrainingSettings) ->
     for fold in np.unique(inner):
         weights = fit_text_weights(page_lines(pages, np.flatnonzero(inner != fold)), max_tokens=MAX_TEXT_TOKENS)
         for index in np.flatnonzero(inner == fold):
-            rows[index] = _page_rows(pages[index], weights)
+            rows[index] = line_features(pages[index].lines, weights)
     features = np.vstack(rows)
     labels = np.concatenate([_labels(page) for page in pages])
     known = labels >= 0
@@ -162,8 +166,7 @@ def train_lite(
         by_input: dict[str, list[BinaryScores]] = {}
         page_folds = _folds(len(pages), settings.folds, settings.seed)
         for fold in range(settings.folds):
-            train = [page for page, f in zip(pages, page_folds, strict=True) if f != fold]
-            test = [page for page, f in zip(pages, page_folds, strict=True) if f == fold]
+            train, test = _split(pages, page_folds, fold)
             fold_model = LiteModel(*fit_line_model(train, settings), None)
             fold_reports.append(line_scores(test, fold_model))
             for name, group in _by_input(test).items():
@@ -183,8 +186,7 @@ def train_lite(
         fold_reports = []
         doc_folds = _folds(len(docs), settings.folds, settings.seed)
         for fold in range(settings.folds):
-            train = [doc for doc, f in zip(docs, doc_folds, strict=True) if f != fold]
-            test = [doc for doc, f in zip(docs, doc_folds, strict=True) if f == fold]
+            train, test = _split(docs, doc_folds, fold)
             fold_model = LiteModel(model.text_weights, model.line_model, fit_doc_model(train, model, settings))
             fold_reports.append(doc_scores(test, fold_model))
         report["doc_cross_validation"] = _merge_fold_scores(fold_reports)
