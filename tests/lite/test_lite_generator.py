@@ -4,6 +4,7 @@ with document-wide numbers, `normalize` for glued-on suffixes, keep_doc()/drop_d
 from __future__ import annotations
 
 import itertools
+import pickle
 import random
 from pathlib import Path
 
@@ -198,3 +199,14 @@ def test_a_folder_that_is_no_model_is_refused(tmp_path: Path):
 def test_unknown_options_are_refused(options: dict):
     with pytest.raises(ValueError, match="the lite refiner takes only a model"):
         make_generator("lite", **options)
+
+
+def test_a_pickled_generator_leaves_its_model_behind_and_writes_the_same_programs(trained_dir: Path, synthetic):
+    # datatrove pickles the pipeline into every task; each copy must take the process's shared model
+    generator = make_generator("lite", model=trained_dir)
+    texts = ["\n".join(synthetic.page(random.Random(seed))[0]) for seed in range(3)]
+    copy = pickle.loads(pickle.dumps(generator))
+    assert copy._model is None
+    assert copy.doc_programs(texts) == generator.doc_programs(texts)
+    assert copy.model is generator.model
+    assert len(pickle.dumps(generator)) < 1000

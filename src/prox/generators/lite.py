@@ -39,9 +39,27 @@ class LiteGenerator(ProgramGenerator):
     chunk_budget = WHOLE_DOCUMENT
 
     def __init__(self, model: str | Path | LiteModel | None = None) -> None:
-        self.model = model if isinstance(model, LiteModel) else shared_model(model)
+        self._source = None if isinstance(model, LiteModel) else model
+        self._shared = not isinstance(model, LiteModel)
+        # Loaded here too, so a bad model folder fails before any task starts.
+        self._model: LiteModel | None = model if isinstance(model, LiteModel) else shared_model(model)
         # The chunk stage sees the same texts the doc stage just judged; remember their verdicts.
         self._verdicts: OrderedDict[str, PageVerdict] = OrderedDict()
+
+    @property
+    def model(self) -> LiteModel:
+        if self._model is None:
+            self._model = shared_model(self._source)
+        return self._model
+
+    def __getstate__(self) -> dict:
+        # A pickled copy (one per datatrove task or Ray worker) takes the process's shared model instead of
+        # carrying its own LightGBM booster: freeing a private booster when the task ends is where a pool
+        # worker swallowed the SIGTERM that should end it, and the Ray executor hung.
+        state = self.__dict__ | {"_verdicts": OrderedDict()}
+        if self._shared:
+            state["_model"] = None
+        return state
 
     def doc_programs(self, texts: Sequence[str]) -> list[str]:
         threshold = self.model.doc_threshold

@@ -181,7 +181,8 @@ def shared_model(folder: str | Path | None = None) -> LiteModel:
 
     Tasks of one worker process reuse it instead of reloading (about a second each), and it is never freed
     mid-run: a forked pool worker that is freeing LightGBM's booster when its pool terminates it swallows the
-    SIGTERM (Ray's handler raises inside `Booster.__del__`) and hangs the executor.
+    SIGTERM (Ray's handler raises inside `Booster.__del__`) and hangs the executor. `LiteGenerator` pickles
+    without its model for the same reason.
     """
     return _shared_model(None if folder is None else str(Path(folder).resolve()))
 
