@@ -92,7 +92,9 @@ def test_prox_release_layout_has_the_released_fields(tools, corpus: Path, tmp_pa
         assert record["text"] != record["raw_content"]
         metadata = record["metadata"]
         assert metadata["doc_program"] == "keep_doc()" and metadata["chunk_program"].startswith("remove_lines(")
-        assert metadata["url"] == originals[record["id"]]["url"] and "prox" not in metadata
+        assert metadata["url"] == originals[record["id"]]["url"]
+        # Of the prox record, this layout keeps only where the document came from and what refined it.
+        assert metadata["prox"] == {"source": metadata["prox"]["source"], "refiner": "rules", "policy": "release"}
     for record in tools.read_records(out / "dropped"):
         assert record["raw_content"] == record["text"] == originals[record["id"]]["text"]
         assert record["metadata"]["drop_reason"] == "drop_doc" and record["metadata"]["chunk_program"] is None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 from prox import __version__
-from prox.cli import evaluate, lite, prompt, refine
+from prox.cli import evaluate, lite, prompt, refine, verify
 
 
 class CommandError(Exception):
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_parser(commands)
     lite.add_parser(commands)
     prompt.add_parser(commands)
+    verify.add_parser(commands)
     return parser
 
 
@@ -35,6 +37,16 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args) or 0
     except (CommandError, FileNotFoundError, ValueError) as error:
         print(f"prox {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        where = f" writing {error.filename}" if error.filename else ""
+        print(
+            f"prox {args.command}: error: no space left on the device{where}; free some space and run the same "
+            "command again (finished tasks are kept)",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print(f"prox {args.command}: interrupted", file=sys.stderr)

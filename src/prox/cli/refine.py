@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
+from pathlib import Path
 
 from prox.generators import GENERATORS
 from prox.generators.lm import BACKENDS
 from prox.pipeline.run import (
     DEFAULT_MAX_DOC_CHARS,
+    DEFAULT_MAX_ERROR_RATE,
     STAGES,
     RunSettings,
     check_output,
@@ -18,11 +21,16 @@ from prox.pipeline.run import (
     refine_pipeline,
     replay_pipeline,
     run,
+    summarize,
 )
 from prox.pipeline.stages import DEFAULT_BATCH_SIZE
-from prox.pipeline.summary import format_summary, write_summary
+from prox.pipeline.summary import format_summary
 from prox.program import POLICIES
 from prox.prompts import CHUNK_MAX_NEW_TOKENS, DOC_MAX_NEW_TOKENS
+
+# Exit statuses beyond 0 (done) and 2 (a problem to fix before the run: options, OUT, disk full).
+EXIT_UNACCOUNTED = 1  # the account does not add up, tasks are missing, or a replay read fewer records
+EXIT_GENERATION_FAILED = 3  # generation failed for more than --max-error-rate of the documents
 
 # Backend flags, by the backend they apply to: flag name -> backend option.
 _BACKEND_FLAGS = {
@@ -46,7 +54,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "programs (remove lines, normalize strings) for each document; the executor runs them under a policy. "
         "OUT gets the refined documents, OUT/dropped the dropped ones with reasons, OUT/errors the bad input "
         "records, OUT/stats.json the account of every document. Re-running the same command after a crash "
-        "resumes: finished tasks are skipped.",
+        "resumes: finished tasks are skipped; a rerun with other settings stops and says what differs. "
+        "Exit status: 0 done; 1 the account does not add up; 2 a problem to fix first (options, OUT, disk "
+        "full); 3 generation failed for more than --max-error-rate of the documents.",
     )
     refine.add_argument(
         "inputs", nargs="+", metavar="INPUT", help="files, globs or folders of .jsonl[.gz|.zst] / .parquet"
@@ -69,6 +79,20 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         default=DEFAULT_MAX_DOC_CHARS,
         help=f"documents longer than this go to OUT/errors (default: {DEFAULT_MAX_DOC_CHARS:,})",
     )
+    refine.add_argument(
+        "--retry-errors",
+        action="store_true",
+        help="run again the tasks where generation failed for some documents (e.g. a server was down), folding "
+        "the new results in; LM answers already received come from the request cache",
+    )
+    refine.add_argument(
+        "--max-error-rate",
+        type=float,
+        default=DEFAULT_MAX_ERROR_RATE,
+        metavar="SHARE",
+        help="exit with status 3 when generation failed for more than this share of the documents "
+        f"(default: {DEFAULT_MAX_ERROR_RATE}); bad input records do not count",
+    )
     add_lite_options(refine)
     add_lm_options(refine)
     _add_common(refine)
@@ -78,7 +102,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "execute",
         help="re-execute the programs recorded by prox refine under another policy (no model)",
         description="Replay: read OUT of an earlier `prox refine` (its refined and dropped documents), run only the "
-        "executor on the recorded programs under --policy, and write a new output folder. No model runs.",
+        "executor on the recorded programs under --policy, and write a new output folder. No model runs. Exits "
+        "with status 1 when fewer records were read back than the earlier run's stats.json says it wrote.",
     )
     execute.add_argument("inputs", nargs=1, metavar="OUT", help="the output folder of an earlier prox refine")
     _add_common(execute)
@@ -136,6 +161,11 @@ def add_lm_options(parser: argparse.ArgumentParser) -> None:
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder")
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="clear an earlier run in OUT and start over (default: resume it when its settings are the same)",
+    )
+    parser.add_argument(
         "--policy", default="release", choices=tuple(POLICIES), help="execution policy (default: release)"
     )
     parser.add_argument("--output-format", default="jsonl", choices=("jsonl", "parquet"), help="default: jsonl (gzip)")
@@ -172,6 +202,9 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         value = getattr(args, name, 1)
         if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    max_error_rate = getattr(args, "max_error_rate", DEFAULT_MAX_ERROR_RATE)
+    if not 0 <= max_error_rate <= 1:
+        raise ValueError(f"--max-error-rate takes a share between 0 and 1, got {max_error_rate}")
     workers = args.workers
     if workers is None:
         workers = min(args.tasks, os.cpu_count() or 1) if args.executor == "local" else -1
@@ -201,6 +234,9 @@ def _settings(args: argparse.Namespace) -> RunSettings:
             "mem_per_cpu_gb": args.mem_per_cpu_gb,
             "venv_path": args.venv_path,
         },
+        overwrite=args.overwrite,
+        retry_errors=getattr(args, "retry_errors", False),
+        max_error_rate=max_error_rate,
     )
 
 
@@ -265,7 +301,10 @@ def run_refine(args: argparse.Namespace) -> int:
 def run_execute(args: argparse.Namespace) -> int:
     settings = _settings(args)
     check_output(settings.output)
-    return _run(replay_pipeline(settings), settings, args)
+    status = _run(replay_pipeline(settings), settings, args)
+    if status != 0 or settings.executor == "slurm":
+        return status
+    return _check_replay_count(settings.inputs[0], settings.output)
 
 
 def _run(pipeline: list, settings: RunSettings, args: argparse.Namespace) -> int:
@@ -275,7 +314,45 @@ def _run(pipeline: list, settings: RunSettings, args: argparse.Namespace) -> int
     summary = run(pipeline, settings)
     print(format_summary(summary), file=sys.stderr)
     print(f"wrote {settings.output} (stats: {settings.output}/stats.json)", file=sys.stderr)
-    return 0 if summary["accounted"] else 1
+    return exit_status(summary, settings.max_error_rate)
+
+
+def exit_status(summary: dict, max_error_rate: float) -> int:
+    """0 when every document is accounted for and generation failed for few enough of them."""
+    if not summary["accounted"]:
+        return EXIT_UNACCOUNTED
+    failures = summary["generation_failures"]
+    # Documents that reached a refiner: bad input records never did.
+    generated = summary["documents_in"] - (summary["errors"] - failures)
+    if failures and (failures == generated or failures > max_error_rate * generated):
+        print(
+            f"prox: generation failed for {failures} of {generated} documents (more than --max-error-rate "
+            f"{max_error_rate}); fix the refiner (is its server up?) and rerun with --retry-errors",
+            file=sys.stderr,
+        )
+        return EXIT_GENERATION_FAILED
+    return 0
+
+
+def _check_replay_count(source: str, output: str) -> int:
+    """A replay must read back every record the source run wrote (its kept and dropped documents)."""
+    stats_path = Path(source) / "stats.json"
+    if not stats_path.is_file():
+        print(f"prox: {source} has no stats.json, so the replayed record count was not checked", file=sys.stderr)
+        return 0
+    written = json.loads(stats_path.read_text())
+    expected = written.get("kept", 0) + written.get("dropped", 0)
+    replayed = json.loads((Path(output) / "stats.json").read_text())
+    unreadable = replayed["errors"]
+    read = replayed["documents_in"] - unreadable
+    if read == expected and not unreadable:
+        return 0
+    print(
+        f"prox: read {read:,} records from {source} (and {unreadable:,} unreadable), but its stats.json says it "
+        f"wrote {expected:,} (kept + dropped): {source} is damaged or incomplete; see {output}/errors",
+        file=sys.stderr,
+    )
+    return EXIT_UNACCOUNTED
 
 
 def _run_slurm(pipeline: list, settings: RunSettings, dry_run: bool) -> int:
@@ -291,7 +368,7 @@ def _run_slurm(pipeline: list, settings: RunSettings, dry_run: bool) -> int:
             file=sys.stderr,
         )
         return 0
-    print(format_summary(write_summary(settings.logging_dir, f"{settings.output}/stats.json")), file=sys.stderr)
+    print(format_summary(summarize(settings)), file=sys.stderr)
     return 0
 
 

@@ -51,5 +51,15 @@ class ProgramGenerator(ABC):
         """How this generator measures chunks; LM generators count their tokenizer's tokens."""
         return CharacterCounter()
 
+    @property
+    def label(self) -> str:
+        """Names this refiner (and its model) in each record's metadata, e.g. `lite@3f2a9c1d0b7e`."""
+        return self.name
+
+    def describe(self) -> dict:
+        """Everything that decides this refiner's programs (name, model identities, settings), for the run
+        manifest: a rerun with a different description does not resume the same output folder."""
+        return {"name": self.name}
+
     def close(self) -> None:  # noqa: B027 - optional hook, most generators hold nothing
         """Release models, engines or connections."""

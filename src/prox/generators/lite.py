@@ -8,6 +8,7 @@ A document is one chunk: the line model needs the whole page around each line.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from prox.chunking import Chunk
 from prox.generators.base import ProgramGenerator
-from prox.lite.model import LiteModel, PageVerdict, shared_model
+from prox.lite.model import LiteModel, PageVerdict, model_fingerprint, shared_model
 from prox.program import DropDoc, KeepChunk, KeepDoc, Normalize, RemoveLines, serialize
 
 # Large enough that every document is a single chunk.
@@ -51,6 +52,20 @@ class LiteGenerator(ProgramGenerator):
         if self._model is None:
             self._model = shared_model(self._source)
         return self._model
+
+    @property
+    def label(self) -> str:
+        return f"lite@{self._fingerprint[:12]}"
+
+    def describe(self) -> dict:
+        model = "shipped" if self._source is None else str(self._source)
+        return {"name": self.name, "model": model, "model_sha256": self._fingerprint}
+
+    @functools.cached_property
+    def _fingerprint(self) -> str:
+        if self._source is None and not self._shared:
+            return "in-memory"  # a LiteModel handed over in code has no folder to hash
+        return model_fingerprint(self._source)
 
     def __getstate__(self) -> dict:
         # A pickled copy (one per datatrove task or Ray worker) takes the process's shared model instead of

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
 import itertools
 import json
 from collections.abc import Sequence
@@ -169,6 +170,18 @@ class LiteModel:
         return cls(
             weights, line_model, doc_model, config["line_threshold"], config["doc_threshold"], config.get("report", {})
         )
+
+
+def model_fingerprint(folder: str | Path | None = None) -> str:
+    """SHA-256 of a model folder's files (names and bytes; None: the shipped model), its identity in run manifests."""
+    if folder is None:
+        with resources.as_file(resources.files("prox.lite") / DEFAULT_MODEL) as path:
+            return model_fingerprint(path)
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).iterdir()):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,8 +1,9 @@
 """Assemble a refining (or replay) pipeline from settings and run it on a datatrove executor.
 
 OUT layout: refined documents in OUT, dropped ones in OUT/dropped, bad ones in OUT/errors, datatrove's
-logs, per-task stats and completion markers in OUT/logs (which is what makes a re-run resume), and the
-summed account in OUT/stats.json.
+logs, per-task stats and completion markers in OUT/logs (which is what makes a re-run resume), the run
+manifest in OUT/logs/prox-run.json (a rerun resumes only with the same settings), and the summed account
+in OUT/stats.json.
 """
 
 from __future__ import annotations
@@ -15,15 +16,26 @@ from typing import Literal
 from datatrove.pipeline.base import PipelineStep
 
 from prox.generators import ProgramGenerator, make_generator
-from prox.pipeline.outputs import Layout, OutputFormat, document_writer, errors_writer, replay_record
+from prox.pipeline.attempts import ClearAttempt, PublishAttempt, writer_targets
+from prox.pipeline.manifest import build_manifest, prepare_output
+from prox.pipeline.outputs import (
+    Layout,
+    OutputFormat,
+    document_writer,
+    errors_writer,
+    is_output_file,
+    replay_record,
+)
 from prox.pipeline.readers import InputFiles, ProxJsonlReader, ProxParquetReader, find_inputs
 from prox.pipeline.stages import DEFAULT_BATCH_SIZE, AccountInput, ChunkStage, DocStage, ReplayStage, TallyKept
-from prox.pipeline.summary import write_summary
+from prox.pipeline.summary import reopen_failed_tasks, write_summary
 from prox.program import get_policy
 
 Executor = Literal["local", "slurm", "ray"]
 STAGES = ("doc", "chunk")
 DEFAULT_MAX_DOC_CHARS = 10_000_000
+# A run whose generation failed for more than this share of its documents exits non-zero.
+DEFAULT_MAX_ERROR_RATE = 0.01
 
 
 @dataclass
@@ -50,6 +62,25 @@ class RunSettings:
     progress: bool = False
     # Cluster options: Slurm partition, time, venv_path; CPUs, GPUs and memory per task (Slurm and Ray).
     cluster: dict = field(default_factory=dict)
+    # Clear an earlier run in OUT first instead of resuming it.
+    overwrite: bool = False
+    # Run again the tasks whose documents' generation failed (LM answers already received are cached).
+    retry_errors: bool = False
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE
+
+    def manifest_settings(self) -> dict:
+        """The settings that decide this run's output (besides the refiner and the inputs)."""
+        return {
+            "policy": self.policy,
+            "stages": list(self.stages),
+            "tasks": self.tasks,
+            "layout": self.layout,
+            "output_format": self.output_format,
+            "text_key": self.text_key,
+            "id_key": self.id_key,
+            "max_doc_chars": self.max_doc_chars,
+            "chunk_budget": self.chunk_budget,
+        }
 
     @property
     def logging_dir(self) -> str:
@@ -100,9 +131,12 @@ def refine_pipeline(settings: RunSettings, generator: ProgramGenerator | None = 
     if unknown or not settings.stages:
         raise ValueError(f"--stages takes doc, chunk or doc,chunk; got {','.join(settings.stages) or 'nothing'}")
     policy = get_policy(settings.policy)
+    files = find_inputs(settings.inputs, exclude=settings.output)
     generator = generator or make_generator(settings.refiner, **refiner_options(settings))
+    manifest = build_manifest("refine", {"refiner": generator.describe()} | settings.manifest_settings(), files)
+    prepare_output(settings.output, manifest, settings.overwrite)
     out = Path(settings.output)
-    steps = readers(settings, find_inputs(settings.inputs, exclude=settings.output))
+    steps = readers(settings, files)
     steps.append(AccountInput(errors_writer=errors_writer(str(out / "errors"), "read_")))
     dropped = str(out / "dropped")
     errors = str(out / "errors")
@@ -130,7 +164,13 @@ def refine_pipeline(settings: RunSettings, generator: ProgramGenerator | None = 
     steps[-1].closes_generator = True  # the last stage that uses the generator frees it
     steps.append(TallyKept())
     steps.append(document_writer(str(out), "", settings.output_format, settings.layout))
-    return steps
+    return _with_attempts(steps)
+
+
+def _with_attempts(steps: list[PipelineStep]) -> list[PipelineStep]:
+    """The steps between one that clears a killed attempt's files and one that publishes this attempt's."""
+    targets = writer_targets(steps)
+    return [ClearAttempt(targets), *steps, PublishAttempt(targets)]
 
 
 def refiner_options(settings: RunSettings) -> dict:
@@ -146,12 +186,16 @@ def replay_pipeline(settings: RunSettings) -> list[PipelineStep]:
     source = Path(settings.inputs[0])
     if not (source / "logs").is_dir():
         raise ValueError(f"{source} is not a prox refine output folder (no logs/ inside)")
-    kept = [str(path) for path in source.glob("*") if path.is_file() and _is_data_file(path)]
-    dropped = [str(path) for path in (source / "dropped").glob("*") if path.is_file() and _is_data_file(path)]
+    kept = [str(path) for path in source.glob("*") if path.is_file() and is_output_file(path.name)]
+    dropped = [str(path) for path in (source / "dropped").glob("*") if path.is_file() and is_output_file(path.name)]
     if not kept + dropped:
         raise ValueError(f"{source} holds no refined or dropped documents to replay")
+    files = find_inputs(kept + dropped)
+    # Replays of one source folder share a root; a different source is a different run.
+    settings_now = {"source": str(source.resolve())} | settings.manifest_settings()
+    prepare_output(settings.output, build_manifest("execute", settings_now, files), settings.overwrite)
     out = Path(settings.output)
-    steps = readers(settings, find_inputs(kept + dropped), replay=True)
+    steps = readers(settings, files, replay=True)
     steps.append(AccountInput(errors_writer=errors_writer(str(out / "errors"), "read_")))
     steps.append(
         ReplayStage(
@@ -162,11 +206,7 @@ def replay_pipeline(settings: RunSettings) -> list[PipelineStep]:
     )
     steps.append(TallyKept())
     steps.append(document_writer(str(out), "", settings.output_format, settings.layout))
-    return steps
-
-
-def _is_data_file(path: Path) -> bool:
-    return path.name.endswith((".jsonl.gz", ".parquet"))
+    return _with_attempts(steps)
 
 
 def make_executor(pipeline: list[PipelineStep], settings: RunSettings):  # noqa: ANN201 - a datatrove executor
@@ -217,5 +257,12 @@ def make_executor(pipeline: list[PipelineStep], settings: RunSettings):  # noqa:
 
 def run(pipeline: list[PipelineStep], settings: RunSettings) -> dict:
     """Run the pipeline to completion (skipping tasks finished by an earlier run) and write OUT/stats.json."""
+    if settings.retry_errors:
+        reopen_failed_tasks(settings.logging_dir, settings.tasks)
     make_executor(pipeline, settings).run()
-    return write_summary(settings.logging_dir, Path(settings.output) / "stats.json")
+    return summarize(settings)
+
+
+def summarize(settings: RunSettings) -> dict:
+    """Write OUT/stats.json from the finished tasks of this run's configuration."""
+    return write_summary(settings.logging_dir, Path(settings.output) / "stats.json", settings.tasks)

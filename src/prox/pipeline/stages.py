@@ -29,6 +29,9 @@ from prox.program import (
 )
 
 DEFAULT_BATCH_SIZE = 64
+# Longer program texts are cut before they are stored and run: a release model writes at most 2,000 tokens
+# (doc) or 256 (chunk), far less than this, but a server that ignores max_tokens can return megabytes.
+MAX_PROGRAM_CHARS = 16_384
 T = TypeVar("T")
 
 
@@ -111,6 +114,22 @@ class _GeneratingStep(_WritingStep):
         if self.closes_generator:
             self.generator.close()
 
+    def _failed(self, document: Document, reason: str, rank: int) -> None:
+        """The generator gave no program for this document: set it aside, counted as retryable."""
+        self.stat_update("generation_failures")
+        self._error(document, reason, rank)
+
+    def _record(self, document: Document, program_text: str) -> str:
+        """Stamp the document with what refines it; the program text as stored and run (cut if too long)."""
+        metadata = prox_metadata(document)
+        metadata["refiner"] = self.generator.label
+        metadata["policy"] = self.policy.name
+        if len(program_text) <= MAX_PROGRAM_CHARS:
+            return program_text
+        metadata["programs_cut"] = metadata.get("programs_cut", 0) + 1
+        self.stat_update("programs_cut")
+        return program_text[:MAX_PROGRAM_CHARS]
+
 
 class DocStage(_GeneratingStep):
     """Asks the generator for a doc program per document and keeps or drops the document by it."""
@@ -125,17 +144,18 @@ class DocStage(_GeneratingStep):
                         programs = self.generator.doc_programs([document.text for document in batch])
                 except Exception as error:  # a generator failure costs this batch, not the run
                     for document in batch:
-                        self._error(document, f"doc stage failed: {type(error).__name__}: {error}", rank)
+                        self._failed(document, f"doc stage failed: {type(error).__name__}: {error}", rank)
                     continue
                 for document, text in zip(batch, programs, strict=True):
                     if isinstance(text, GenerationFailure):
-                        self._error(document, f"doc program: {text.reason}", rank)
+                        self._failed(document, f"doc program: {text.reason}", rank)
                     elif self._apply(document, text, rank):
                         yield document
         finally:
             self._close_writers()
 
     def _apply(self, document: Document, program_text: str, rank: int) -> bool:
+        program_text = self._record(document, program_text)
         program = parse_program(program_text)
         decision = execute_doc_program(program, self.policy)
         metadata = prox_metadata(document)
@@ -177,7 +197,7 @@ class ChunkStage(_GeneratingStep):
                         programs = self.generator.chunk_programs([chunk for doc in chunks for chunk in doc])
                 except Exception as error:
                     for document in batch:
-                        self._error(document, f"chunk stage failed: {type(error).__name__}: {error}", rank)
+                        self._failed(document, f"chunk stage failed: {type(error).__name__}: {error}", rank)
                     continue
                 position = 0
                 for document, document_chunks in zip(batch, chunks, strict=True):
@@ -185,10 +205,14 @@ class ChunkStage(_GeneratingStep):
                     position += len(document_chunks)
                     failure = next((text for text in texts if isinstance(text, GenerationFailure)), None)
                     if failure is not None:
-                        self._error(document, f"chunk program: {failure.reason}", rank)
+                        self._failed(document, f"chunk program: {failure.reason}", rank)
                         continue
                     recorded = [
-                        {"first_line": chunk.first_line, "last_line": chunk.last_line, "program": text}
+                        {
+                            "first_line": chunk.first_line,
+                            "last_line": chunk.last_line,
+                            "program": self._record(document, text),
+                        }
                         for chunk, text in zip(document_chunks, texts, strict=True)
                     ]
                     if execute_recorded(self, document, recorded, self.policy, rank):
@@ -218,6 +242,7 @@ class ReplayStage(_WritingStep):
         try:
             for document in data or ():
                 metadata = prox_metadata(document)
+                metadata["policy"] = self.policy.name
                 if metadata.get("doc_program") is not None:
                     decision = execute_doc_program(parse_program(metadata["doc_program"]), self.policy)
                     metadata["doc_decision"] = decision.reason

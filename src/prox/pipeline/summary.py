@@ -1,4 +1,8 @@
-"""`OUT/stats.json`: the per-task datatrove stats of a run, added up into one account of every document."""
+"""`OUT/stats.json`: the per-task datatrove stats of a run, added up into one account of every document.
+
+Only the tasks of the run's own configuration count (`logs/stats/{rank}.json` for rank < tasks, with a
+completion marker), and the account holds only when every one of them has finished.
+"""
 
 from __future__ import annotations
 
@@ -17,20 +21,55 @@ _TOTALS = (
     "lines_removed",
     "normalizations",
     "program_errors",
+    "generation_failures",
+    "programs_cut",
 )
 
 
-def step_totals(logging_dir: str | Path) -> dict[str, float]:
-    """Every metric of every task (completed ones from earlier, resumed runs too), summed over steps."""
+def finished_tasks(logging_dir: str | Path, tasks: int) -> list[int]:
+    """The ranks below `tasks` that have both a completion marker and their stats."""
+    logs = Path(logging_dir)
+    return [
+        rank
+        for rank in range(tasks)
+        if (logs / "completions" / f"{rank:05d}").is_file() and (logs / "stats" / f"{rank:05d}.json").is_file()
+    ]
+
+
+def task_totals(logging_dir: str | Path, rank: int) -> dict[str, float]:
+    """Every metric of one finished task, summed over its steps."""
     totals: dict[str, float] = defaultdict(float)
-    for path in sorted(Path(logging_dir, "stats").glob("*.json")):
-        for step in json.loads(path.read_text()):  # datatrove's PipelineStats.to_json layout
-            for metric, value in step.get("stats", {}).items():
-                totals[metric] += value.get("total", 0) if isinstance(value, dict) else value
+    path = Path(logging_dir, "stats", f"{rank:05d}.json")
+    for step in json.loads(path.read_text()):  # datatrove's PipelineStats.to_json layout
+        for metric, value in step.get("stats", {}).items():
+            totals[metric] += value.get("total", 0) if isinstance(value, dict) else value
     return totals
 
 
-def build_summary(totals: dict[str, float]) -> dict:
+def step_totals(logging_dir: str | Path, tasks: int) -> dict[str, float]:
+    """Every metric of the run's finished tasks (those of earlier, resumed attempts too), summed."""
+    totals: dict[str, float] = defaultdict(float)
+    for rank in finished_tasks(logging_dir, tasks):
+        for metric, value in task_totals(logging_dir, rank).items():
+            totals[metric] += value
+    return totals
+
+
+def reopen_failed_tasks(logging_dir: str | Path, tasks: int) -> tuple[int, int]:
+    """Mark the finished tasks whose generation failed for some documents as not finished, so the run does
+    them again (their files are replaced when they rerun). Returns (tasks reopened, documents that failed)."""
+    logs = Path(logging_dir)
+    reopened = failed = 0
+    for rank in finished_tasks(logs, tasks):
+        failures = int(task_totals(logs, rank).get("generation_failures", 0))
+        if failures:
+            (logs / "completions" / f"{rank:05d}").unlink()
+            (logs / "stats" / f"{rank:05d}.json").unlink()
+            reopened, failed = reopened + 1, failed + failures
+    return reopened, failed
+
+
+def build_summary(totals: dict[str, float], tasks: int, tasks_finished: int) -> dict:
     """The account of a run: documents in = kept + dropped + errors, and what the edits did."""
     dropped = {
         metric.removeprefix("dropped_"): int(value)
@@ -45,16 +84,20 @@ def build_summary(totals: dict[str, float]) -> dict:
     summary = {name: int(totals.get(name, 0)) for name in _TOTALS}
     documents_in, kept, errors = summary["documents_in"], summary["documents_out"], summary["errors"]
     return {
+        "tasks": tasks,
+        "tasks_finished": tasks_finished,
         "documents_in": documents_in,
         "kept": kept,
         "kept_by_decision": kept_by,
         "dropped": sum(dropped.values()),
         "dropped_by_reason": dropped,
         "errors": errors,
-        "accounted": documents_in == kept + sum(dropped.values()) + errors,
+        "generation_failures": summary["generation_failures"],
+        "accounted": tasks_finished == tasks and documents_in == kept + sum(dropped.values()) + errors,
         "lines_removed": summary["lines_removed"],
         "normalizations": summary["normalizations"],
         "program_errors": summary["program_errors"],
+        "programs_cut": summary["programs_cut"],
         "chars_in": summary["chars_in"],
         "chars_out": summary["chars_out"],
         "words_in": summary["words_in"],
@@ -62,8 +105,9 @@ def build_summary(totals: dict[str, float]) -> dict:
     }
 
 
-def write_summary(logging_dir: str | Path, output: str | Path) -> dict:
-    summary = build_summary(step_totals(logging_dir))
+def write_summary(logging_dir: str | Path, output: str | Path, tasks: int) -> dict:
+    finished = len(finished_tasks(logging_dir, tasks))
+    summary = build_summary(step_totals(logging_dir, tasks), tasks, finished)
     Path(output).write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -81,6 +125,18 @@ def format_summary(summary: dict) -> str:
         f"{summary['program_errors']} program errors",
         f"characters: {summary['chars_in']:,} in, {summary['chars_out']:,} out ({chars_share:.0%})",
     ]
-    if not summary["accounted"]:
+    if summary["generation_failures"]:
+        lines.append(
+            f"generation failed for {summary['generation_failures']} documents (set aside in OUT/errors); run the "
+            "same command with --retry-errors to retry them"
+        )
+    if summary["programs_cut"]:
+        lines.append(f"{summary['programs_cut']} program texts were longer than prox stores and were cut")
+    if summary["tasks_finished"] < summary["tasks"]:
+        lines.append(
+            f"only {summary['tasks_finished']} of {summary['tasks']} tasks have finished; run the same command "
+            "again to finish the others"
+        )
+    elif not summary["accounted"]:
         lines.append("WARNING: documents in != kept + dropped + errors; please report this as a bug")
     return "\n".join(lines)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from tokenizers import Tokenizer
 
@@ -94,6 +94,15 @@ class LMGenerator(ProgramGenerator):
         self.cache = RequestCache(settings.cache_path) if settings.cache_path else None
         self._sizer: LineSizer | None = None
         self._bos_id = self.tokenizer.token_to_id("<s>")
+
+    @property
+    def label(self) -> str:
+        models = [model for model in (self.settings.doc_model, self.settings.chunk_model) if model]
+        return f"lm:{'+'.join(dict.fromkeys(models))}"
+
+    def describe(self) -> dict:
+        settings = {key: value for key, value in asdict(self.settings).items() if key != "cache_path"}
+        return {"name": self.name, "backend": self.backend.name} | settings
 
     def chunk_sizer(self) -> LineSizer:
         if self._sizer is None:
