@@ -34,7 +34,8 @@ def test_strict_is_registered_with_its_rules():
     assert STRICT.max_removed_word_share == 0.8
     assert STRICT.doc_drop_rule == "calls"
     # The release's thresholds are kept.
-    assert (STRICT.min_kept_word_share, STRICT.min_words, STRICT.revert_at_errors) == (0.05, 10, 2)
+    assert (STRICT.min_kept_word_share, STRICT.min_words, STRICT.revert_at_errors) == (1 - 0.95, 10, 2)
+    assert STRICT.parser == "ast"
 
 
 def test_with_overrides_changes_one_field_and_leaves_the_original():

@@ -160,8 +160,17 @@ def test_huge_range_is_an_error_and_ignored_under_strict():
     assert (report.keep, report.reason) == (True, "unchanged")
 
 
-def test_negative_start_is_one_error_and_removes_nothing_under_release():
+def test_negative_start_removes_from_the_first_line_without_error_under_release():
     report = execute_chunk_programs(forty_line_document(), parse_program("remove_lines(line_start=-1, line_end=3)"))
+    assert report.removed_lines == (0, 1, 2, 3)
+    assert report.errors == ()
+    assert report.reason == "edited"
+
+
+def test_negative_start_is_one_error_and_removes_nothing_under_strict():
+    report = execute_chunk_programs(
+        forty_line_document(), parse_program("remove_lines(line_start=-1, line_end=3)"), STRICT
+    )
     assert report.removed_lines == ()
     assert len(report.errors) == 1
     assert report.reason == "unchanged"
@@ -195,6 +204,7 @@ LONG_OUTPUTS = {
     "unclosed_string": 'normalize(source_str="' + "a" * 100_000,
     "open_parens_per_line": "(\n" * 50_000,
     "unclosed_calls_per_line": "remove_lines(line_start=3, line_end=\n" * 2700,
+    "unclosed_strings_per_line": 'normalize(source_str="abc\n' * 3500,
     "stray_closers_per_line": ")\nkeep_chunk()\n" * 7000,
     "deep_nesting": "(" * 100_000,
     "open_triple_quote": "'''\n" + "text line\n" * 10_000,
@@ -222,3 +232,55 @@ def test_stray_closers_do_not_stop_reading_a_long_output():
     program = parse_program(LONG_OUTPUTS["stray_closers_per_line"])
     assert len(program.calls) == 7000
     assert len(program.errors) == 7000
+
+
+# Output cut off mid-call, one such line repeated: every line opens a call that the next line abandons.
+CUT_OFF_LINES = {
+    "cut_after_keyword": "remove_lines(line_start=1, line_end=\n",
+    "cut_mid_string": 'normalize(source_str="abc\n',
+    "cut_after_source": 'normalize(source_str="abc", target_str=\n',
+    "cut_after_parenthesis": "remove_lines(\n",
+    "cut_inside_a_list": "remove_lines([\n",
+}
+
+
+def tokens_read(output: str, monkeypatch) -> int:
+    """How many tokens the parser takes from the tokenizer reading `output` (its work, restarts included)."""
+    import tokenize
+
+    count = 0
+    generate = tokenize.generate_tokens
+
+    def counting(readline):
+        nonlocal count
+        for token in generate(readline):
+            count += 1
+            yield token
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tokenize, "generate_tokens", counting)
+        parse_program(output)
+    return count
+
+
+@pytest.mark.parametrize("line", CUT_OFF_LINES.values(), ids=CUT_OFF_LINES.keys())
+def test_output_cut_off_mid_call_is_read_once_and_completely(line, monkeypatch):
+    program = parse_program(line * 4000)
+    assert [error.kind for error in program.errors] == ["unterminated"] * 4000
+    # Each line is tokenized about once: no re-reading of the following lines from every cut-off call.
+    one_pass = tokens_read(line * 1000, monkeypatch)
+    assert one_pass <= 2 * 1000 * tokens_read(line, monkeypatch)
+    assert tokens_read(line * 4000, monkeypatch) <= 4.5 * one_pass
+
+
+@pytest.mark.parametrize("line", CUT_OFF_LINES.values(), ids=CUT_OFF_LINES.keys())
+def test_output_cut_off_mid_call_parses_in_linear_time(line):
+    def best_time(output: str) -> float:
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            parse_program(output)
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    assert best_time(line * 4000) < 6 * best_time(line * 1000)

@@ -427,3 +427,22 @@ def test_program_of_type_filters_in_order():
 def test_is_clean_reflects_errors():
     assert parse_program("keep_chunk()").is_clean
     assert not parse_program("keep_chunk(1)").is_clean
+
+
+# --- warnings and cost --------------------------------------------------------------------------------------------
+
+INVALID_ESCAPE = r'normalize(source_str="\d+ items", target_str="")'
+
+
+def test_an_invalid_escape_in_a_string_is_read_without_a_warning(capsys, recwarn):
+    assert only_call(INVALID_ESCAPE) == Normalize("\\d+ items", "")
+    assert len(recwarn) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_an_invalid_escape_is_read_even_when_warnings_are_errors():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert only_call(INVALID_ESCAPE) == Normalize("\\d+ items", "")

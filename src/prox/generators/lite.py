@@ -3,6 +3,7 @@
 Doc stage: `keep_doc()` or `drop_doc()` from the document model (its keep probability in a comment). Chunk
 stage: the line model's removed lines as `remove_lines(...)` ranges, `normalize(...)` for a few reliably
 detectable glued-on suffixes ("Read more »", share-button text) on kept lines, otherwise `keep_chunk()`.
+Every call is one the release reads back as written (`release_readable`), so both policies run the same edit.
 A document is one chunk: the line model needs the whole page around each line.
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 from prox.chunking import Chunk
 from prox.generators.base import ProgramGenerator
 from prox.lite.model import LiteModel, PageVerdict, model_fingerprint, shared_model
-from prox.program import DropDoc, KeepChunk, KeepDoc, Normalize, RemoveLines, serialize
+from prox.program import DropDoc, KeepChunk, KeepDoc, Normalize, RemoveLines, release_readable, serialize
 
 # Large enough that every document is a single chunk.
 WHOLE_DOCUMENT = 1 << 60
@@ -103,7 +104,8 @@ class LiteGenerator(ProgramGenerator):
         text = "\n".join(lines)
         for line, remove in zip(lines, removed, strict=True):
             suffix = None if remove else glued_suffix(line)
-            if suffix is not None and text.count(suffix) == 1:
+            # e.g. "(read more)": the release would cut the call at its ")" and delete something else
+            if suffix is not None and text.count(suffix) == 1 and release_readable(Normalize(suffix, "")):
                 calls.append(Normalize(suffix, ""))
         return serialize(calls or [KeepChunk()])
 

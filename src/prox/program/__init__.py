@@ -21,6 +21,7 @@ from prox.program.execute import (
 )
 from prox.program.parse import parse_program
 from prox.program.policy import POLICIES, RELEASE, STRICT, ExecutionPolicy, get_policy
+from prox.program.release import release_readable
 
 __all__ = [
     "POLICIES",
@@ -43,5 +44,6 @@ __all__ = [
     "get_policy",
     "kept_line_flags",
     "parse_program",
+    "release_readable",
     "serialize",
 ]

@@ -11,7 +11,7 @@ from typing import Literal
 
 DOC_FUNCTIONS = ("drop_doc", "keep_doc")
 CHUNK_FUNCTIONS = ("remove_lines", "normalize", "keep_chunk")
-# Functions whose calls change text; malformed calls to these are the errors the release counts.
+# Functions whose calls change text; unless a policy counts every parse error, only errors in these count.
 EDITING_FUNCTIONS = ("remove_lines", "normalize")
 
 
@@ -43,8 +43,8 @@ class KeepChunk:
 class RemoveLines:
     """`remove_lines(line_start=a, line_end=b)`: delete document lines a..b, inclusive, 0-based.
 
-    `positional` records that the model wrote `remove_lines(a, b)`; the release could not read that form,
-    so the release policy counts it as an error. It is not part of the call's identity.
+    `positional` records that the model wrote `remove_lines(a, b)`, a form the release could not read; a
+    policy that does not accept positional calls counts it as an error. It is not part of the call's identity.
     """
 
     start: int
@@ -76,8 +76,8 @@ ParseErrorKind = Literal["syntax", "unknown_function", "bad_arguments", "untermi
 class ParseError:
     """Why part of a model's output could not be read as a call.
 
-    `function` names the function the broken text was calling, when that is known; the release policy
-    counts only errors in calls that edit text.
+    `function` names the function the broken text was calling, when that is known; a policy that does not
+    count all parse errors counts only those in calls that edit text.
     """
 
     kind: ParseErrorKind
@@ -94,8 +94,8 @@ class ParseError:
 class Program:
     """The calls read from one model output, in order, with the errors met on the way.
 
-    `source` keeps the raw text (the release decides documents by a substring of it); it is not part of
-    the program's identity, so `parse(serialize(p)) == p` compares calls and errors only.
+    `source` keeps the raw text, which the release policy reads itself (the release sliced raw text); it
+    is not part of the program's identity, so `parse(serialize(p)) == p` compares calls and errors only.
     """
 
     calls: tuple[Call, ...] = ()

@@ -1,5 +1,8 @@
 """Run doc and chunk programs on documents under an `ExecutionPolicy`; never raises on any program.
 
+Under a policy with `parser="release"` the chunk programs' raw text is read as the release reads it
+(`release.py`); under `parser="ast"` their parsed calls act. Both feed the same decision.
+
 Decisions and their reasons:
 - doc stage: `drop_doc` or `keep_doc` (strict also `no_decision`, which keeps the document);
 - chunk stage: kept as `edited`, `unchanged` or `reverted_errors` (the original text, the program being
@@ -9,10 +12,24 @@ Decisions and their reasons:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prox.program.calls import EDITING_FUNCTIONS, DropDoc, KeepDoc, Normalize, Program, RemoveLines, serialize
 from prox.program.policy import RELEASE, ExecutionPolicy
+from prox.program.release import (
+    RemoveAll,
+    RemoveRange,
+    Replace,
+    Unread,
+    interval_errors,
+    merge_intervals,
+    read_operations,
+    release_program_text,
+)
+
+# A normalize that would make the document longer than this is skipped as an error: the release would try
+# (a chain of normalize("a" -> "aa") calls doubles the text each time) and run out of memory.
+_MAX_EDITED_CHARS = 1 << 26
 
 
 @dataclass(frozen=True)
@@ -52,7 +69,8 @@ class ChunkReport:
     """What a document's chunk programs did to it and what was decided.
 
     `text` is the document's final text, None when it is dropped; `edited_text` is the text after all
-    edits whatever the decision (so a reverted or dropped edit can still be inspected).
+    edits whatever the decision (so a reverted or dropped edit can still be inspected). `calls` counts the
+    parsed calls (`ast` parser) or the lines read as operations (`release` parser).
     """
 
     keep: bool
@@ -90,9 +108,109 @@ def execute_chunk_programs(
 
     A bare `Program` is taken as one chunk covering the whole document (the release's joined program).
     """
-    original_lines = text.split("\n")
     if isinstance(programs, Program):
-        programs = [ChunkProgram(programs, 0, len(original_lines) - 1)]
+        programs = [ChunkProgram(programs, 0, text.count("\n"))]
+    edit = _release_edit(text, programs) if policy.parser == "release" else _ast_edit(text, programs, policy)
+    words_in, words_out = len(text.split()), len(edit.text.split())
+    keep, reason = _decide(text, edit.text, words_in, words_out, len(edit.errors), policy)
+    final = None if not keep else (text if reason == "reverted_errors" else edit.text)
+    return ChunkReport(
+        keep=keep,
+        reason=reason,
+        text=final,
+        edited_text=edit.text,
+        removed_lines=tuple(edit.removed_lines),
+        normalizations=tuple(edit.normalizations),
+        skipped_normalizations=tuple(edit.skipped),
+        errors=tuple(edit.errors),
+        words_in=words_in,
+        words_out=words_out,
+        calls=edit.calls,
+    )
+
+
+def kept_line_flags(
+    text: str, programs: Program | Sequence[ChunkProgram], policy: ExecutionPolicy = RELEASE
+) -> list[int]:
+    """1/0 per line of `text` after its chunk programs ran: the edit's lines when it is kept, every line when
+    it is reverted or unchanged, none when the document is dropped."""
+    report = execute_chunk_programs(text, programs, policy)
+    line_count = text.count("\n") + 1
+    if not report.keep:
+        return [0] * line_count
+    if report.reason != "edited":
+        return [1] * line_count
+    removed = set(report.removed_lines)
+    return [0 if index in removed else 1 for index in range(line_count)]
+
+
+@dataclass
+class _Edit:
+    """What a document's programs did to its text, before any decision."""
+
+    text: str
+    removed_lines: list[int] = field(default_factory=list)
+    normalizations: list[AppliedNormalize] = field(default_factory=list)
+    skipped: list[SkippedNormalize] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    calls: int = 0
+
+
+def _release_edit(text: str, programs: Sequence[ChunkProgram]) -> _Edit:
+    """Run the chunk programs' raw text as the release does: every normalize in order, then the line removals."""
+    program_text = release_program_text(chunk.program.source or serialize(chunk.program) for chunk in programs)
+    operations = read_operations(program_text)
+    edit = _Edit(text, calls=len(operations))
+    ranges: list[tuple[int, int]] = []
+    remove_all = False
+    for operation in operations:
+        edit.errors.extend(operation.errors)
+        action = operation.action
+        if isinstance(action, Replace):
+            _replace(edit, action)
+        elif isinstance(action, RemoveRange):
+            ranges.append((action.start, action.end))
+        elif isinstance(action, RemoveAll):
+            remove_all = True
+        elif isinstance(action, Unread):
+            edit.skipped.append(SkippedNormalize(action.arguments, "", "unread_arguments"))
+    lines = edit.text.split("\n")
+    last = len(lines) - 1
+    if remove_all:
+        removed = [(0, last)]
+    else:
+        # Negative and past-the-end indices name no line; a reversed range names none.
+        clamped = ((max(start, 0), min(end, last)) for start, end in ranges)
+        removed = merge_intervals((start, end) for start, end in clamped if start <= end)
+    edit.errors.extend(interval_errors(ranges, len(lines)))
+    if removed:
+        kept, edit.removed_lines = _split_by_ranges(lines, removed)
+        edit.text = "\n".join(kept)
+    return edit
+
+
+def _replace(edit: _Edit, action: Replace) -> None:
+    """Apply one release normalize to the whole text, recording whether and how often it acted."""
+    source, target = action.source, action.target
+    if source == "" or (action.skips_blank_source and source == " "):
+        edit.skipped.append(SkippedNormalize(source, target, "ignored_source"))
+        return
+    occurrences = edit.text.count(source)
+    if occurrences == 0:
+        edit.skipped.append(SkippedNormalize(source, target, "absent"))
+        return
+    growth = occurrences * (len(target) - len(source))
+    if growth > 0 and len(edit.text) + growth > _MAX_EDITED_CHARS:
+        edit.skipped.append(SkippedNormalize(source, target, "too_large"))
+        problem = f"the text would pass {_MAX_EDITED_CHARS} characters"
+        edit.errors.append(f"normalize {source[:40]!r} -> {target[:40]!r}: {problem}")
+        return
+    edit.normalizations.append(AppliedNormalize(source, target, occurrences))
+    edit.text = edit.text.replace(source, target)
+
+
+def _ast_edit(text: str, programs: Sequence[ChunkProgram], policy: ExecutionPolicy) -> _Edit:
+    """Run the chunk programs' parsed calls under the policy's rules."""
     errors = [
         str(error)
         for chunk in programs
@@ -118,38 +236,7 @@ def execute_chunk_programs(
     removed = _removed_ranges(ranges, len(lines), policy, errors)
     kept_lines, removed_lines = _split_by_ranges(lines, removed)
     edited = "\n".join(kept_lines) if removed else edited
-
-    words_in, words_out = len(text.split()), len(edited.split())
-    keep, reason = _decide(text, edited, words_in, words_out, len(errors), policy)
-    final = None if not keep else (text if reason == "reverted_errors" else edited)
-    return ChunkReport(
-        keep=keep,
-        reason=reason,
-        text=final,
-        edited_text=edited,
-        removed_lines=tuple(removed_lines),
-        normalizations=tuple(normalizations),
-        skipped_normalizations=tuple(skipped),
-        errors=tuple(errors),
-        words_in=words_in,
-        words_out=words_out,
-        calls=calls,
-    )
-
-
-def kept_line_flags(
-    text: str, programs: Program | Sequence[ChunkProgram], policy: ExecutionPolicy = RELEASE
-) -> list[int]:
-    """1/0 per line of `text` after its chunk programs ran: the edit's lines when it is kept, every line when
-    it is reverted or unchanged, none when the document is dropped."""
-    report = execute_chunk_programs(text, programs, policy)
-    line_count = text.count("\n") + 1
-    if not report.keep:
-        return [0] * line_count
-    if report.reason != "edited":
-        return [1] * line_count
-    removed = set(report.removed_lines)
-    return [0 if index in removed else 1 for index in range(line_count)]
+    return _Edit(edited, removed_lines, normalizations, skipped, errors, calls)
 
 
 def _normalize(
@@ -206,26 +293,10 @@ def _removed_ranges(
             else:
                 call = RemoveLines(start, end).to_source()
                 errors.append(f"{call}: not inside the chunk's lines {chunk.first_line}-{chunk.last_line}")
-        return _merge(valid)
-    # The release merges the raw ranges (reversed ones included) and counts one error per merged range
-    # that starts past the last line or ends past it; a reversed range removes nothing.
-    for start, end in _merge([(start, end) for start, end, _ in ranges]):
-        if start > last_line:
-            errors.append(f"lines {start}-{end}: start past the last line ({last_line})")
-        elif end > last_line:
-            errors.append(f"lines {start}-{end}: end past the last line ({last_line}); clamped")
-    return _merge([(start, min(end, last_line)) for start, end, _ in ranges if start <= min(end, last_line)])
-
-
-def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sort ranges and merge those that overlap or touch, as the release does."""
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(ranges, key=lambda r: r[0]):
-        if merged and start <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
+        return merge_intervals(valid)
+    # Unscoped, the ranges are checked as the release checks them: one error per merged range past the end.
+    errors.extend(interval_errors([(start, end) for start, end, _ in ranges], line_count))
+    return merge_intervals([(start, min(end, last_line)) for start, end, _ in ranges if start <= min(end, last_line)])
 
 
 def _split_by_ranges(lines: list[str], ranges: list[tuple[int, int]]) -> tuple[list[str], list[int]]:
@@ -249,7 +320,8 @@ def _decide(
     if words_in == 0:
         return False, "empty"
     trusted = error_count < policy.revert_at_errors
-    if words_out <= policy.min_kept_word_share * words_in and trusted:
+    # A division, as the release computes it, so the boundary falls exactly where the release's does.
+    if words_out / words_in <= policy.min_kept_word_share and trusted:
         return False, "nearly_all_removed"
     if words_out <= policy.min_words:
         return False, "too_few_words"

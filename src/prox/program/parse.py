@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import re
 import tokenize
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -48,7 +49,8 @@ _SNIPPET_CHARS = 80
 # A garbage output can make every line a restart point; past this many, the rest is one error.
 _MAX_RESTARTS = 1000
 # An open call is given up as unterminated once it runs this many lines: without a bound, output cut off
-# after many unclosed calls is re-read to its end from every restart point (quadratic time).
+# after many unclosed calls is re-read to its end from every restart point (quadratic time). A new call on a
+# later line ends it sooner (see `_read_from`), so cut-off calls cost what they read, not 50 lines each.
 _MAX_CALL_LINES = 50
 
 
@@ -64,6 +66,7 @@ class _Pending:
     name: str
     start: tuple[int, int]
     depth: int = 1
+    last: tokenize.TokenInfo | None = None
 
 
 class _Reader:
@@ -110,6 +113,17 @@ class _Reader:
                     self._unterminated(pending, token.start)
                     return pending.start[0], True
                 if pending is not None:
+                    previous, pending.last = pending.last, token
+                    if (
+                        string == "("
+                        and previous is not None
+                        and previous.type == tokenize.NAME
+                        and previous.start[0] > pending.start[0]
+                    ):
+                        # A call on a later line: arguments are literals, so this call was cut off. Read on
+                        # from the new call rather than re-read these lines from the next one (quadratic).
+                        self._unterminated(pending, previous.start)
+                        return previous.start[0] - 1, False
                     if string in _OPENERS:
                         pending.depth += 1
                     elif string in _CLOSERS:
@@ -186,7 +200,11 @@ class _Reader:
         text = self._slice(pending.start, end)
         line = pending.start[0]
         try:
-            node = ast.parse(text.strip(), mode="eval").body
+            with warnings.catch_warnings():
+                # Model output such as "\d" is an invalid escape: Python warns (SyntaxWarning, or
+                # DeprecationWarning before 3.12) on stderr, or raises under -W error. Read it as Python would.
+                warnings.simplefilter("ignore")
+                node = ast.parse(text.strip(), mode="eval").body
         except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
             self._error("syntax", f"not a readable call ({type(error).__name__})", line, text, pending.name)
             return
@@ -201,7 +219,10 @@ class _Reader:
             self.calls.append(result)
 
     def _unterminated(self, pending: _Pending, end: tuple[int, int] | None = None) -> None:
-        text = self._slice(pending.start, end or (len(self.lines), len(self.lines[-1])))
+        # The snippet keeps 80 characters: slicing to the end of a long output for each cut-off call is quadratic.
+        row = min(pending.start[0] + 1, len(self.lines))
+        end = min(end or (row, len(self.lines[row - 1])), (row, len(self.lines[row - 1])))
+        text = self._slice(pending.start, end)
         self._error("unterminated", "call is never closed (output cut off?)", pending.start[0], text, pending.name)
 
     def _flush_stray(self, tokens: list[tokenize.TokenInfo]) -> None:
