@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from prox.chunking import Chunk
-from prox.evaluation.gold import read_records
 from prox.generators.base import GenerationFailure, ProgramGenerator, ProgramText
 from prox.lite.data import LabelledDoc, LabelledPage
 from prox.lite.distill import teacher_examples
-from prox.pipeline.outputs import replay_record
 from prox.pipeline.run import RunSettings, refine_pipeline, run
 from prox.program import STRICT
+from prox.records.layouts import replay_record
+from prox.records.reading import read_records_strict
 
 
 class ScriptedGenerator(ProgramGenerator):
@@ -153,7 +153,7 @@ def test_every_chunk_program_labels_the_lines_it_was_shown(tmp_path: Path):
         lambda chunk: f"remove_lines(line_start={chunk.first_line}, line_end={chunk.first_line})",
     )
     out = refine(tmp_path, [text], first_line_remover, chunk_budget=200)
-    [record] = (record for _, record in read_records(next(out.glob("*.jsonl.gz"))))
+    [record] = (record.data for record in read_records_strict(next(out.glob("*.jsonl.gz"))))
     firsts = {item["first_line"] for item in record["metadata"]["prox"]["chunk_programs"]}
     assert len(firsts) > 2
     [_doc, page] = teacher_examples(out)
@@ -171,7 +171,7 @@ def test_strict_labels_a_chunk_program_reaching_outside_its_chunk_as_distrusted(
         ),
     )
     out = refine(tmp_path, [text], previous_line_remover, chunk_budget=200)
-    [record] = (record for _, record in read_records(next(out.glob("*.jsonl.gz"))))
+    [record] = (record.data for record in read_records_strict(next(out.glob("*.jsonl.gz"))))
     removed = {item["first_line"] - 1 for item in record["metadata"]["prox"]["chunk_programs"][1:]}
     assert len(removed) > 2
     [_doc, release_page] = teacher_examples(out)

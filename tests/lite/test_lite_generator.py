@@ -226,7 +226,7 @@ def test_a_folder_that_is_no_model_is_refused(tmp_path: Path):
 
 @pytest.mark.parametrize("options", [{"threshold": 0.3}, {"model": None, "doc_model": "x"}])
 def test_unknown_options_are_refused(options: dict):
-    with pytest.raises(ValueError, match="the lite refiner takes only a model"):
+    with pytest.raises(ValueError, match="the lite refiner takes only model"):
         make_generator("lite", **options)
 
 

@@ -38,6 +38,10 @@ def execute(tools, monkeypatch):
     return run
 
 
+def _without(stats: dict, keys: tuple[str, ...]) -> dict:
+    return {key: value for key, value in stats.items() if key not in keys}
+
+
 @pytest.fixture
 def refined(tools, corpus: Path, tmp_path: Path) -> Path:
     """The corpus refined by the rules under the release policy."""
@@ -51,7 +55,8 @@ def test_replaying_a_clean_rules_run_changes_nothing(tools, refined: Path, tmp_p
     replayed = tmp_path / "replayed"
     assert execute(refined, "-o", replayed, "--policy", policy) == 0
     assert _outcome(tools, replayed) == _outcome(tools, refined)
-    assert tools.read_stats(replayed) == tools.read_stats(refined)
+    tasks = ("tasks", "tasks_finished")  # a replay has a task per data file of the source
+    assert _without(tools.read_stats(replayed), tasks) == _without(tools.read_stats(refined), tasks)
     before = {record["id"]: record["metadata"] for record in tools.read_records(refined)}
     for record in tools.read_records(replayed):
         assert record["metadata"]["prox"].pop("policy") == policy

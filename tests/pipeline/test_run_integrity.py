@@ -197,7 +197,8 @@ def _settings(corpus: Path, out: Path, **changes) -> RunSettings:
 def test_failed_generations_are_retried_and_folded_in(tools, tmp_path):
     corpus, out = _corpus(tools, tmp_path / "in", files=2, pages_per_file=5), tmp_path / "out"
     generator = SwitchableGenerator()
-    summary = run(refine_pipeline(_settings(corpus, out), generator), _settings(corpus, out))
+    settings = _settings(corpus, out)
+    summary = run(refine_pipeline(settings, generator), settings)
     assert summary["generation_failures"] == 10 and summary["errors"] == 10 and summary["kept"] == 0
 
     generator.down = False

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from prox.cli.refine import add_lite_options, add_lm_options, refiner_options_from_args
+from prox.cli.options import add_refiner_options, refiner_from_args
 from prox.evaluation import evaluate_docs, evaluate_lines
 from prox.evaluation.docs import read_labelled_docs
 from prox.evaluation.lines import read_pages
-from prox.generators import GENERATORS, make_generator
 from prox.program import POLICIES, get_policy
 
 
@@ -25,18 +24,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("level", choices=("lines", "docs"), help="what to score")
     parser.add_argument("--gold", required=True, metavar="FILE", help="gold file (.jsonl or .jsonl.gz)")
-    parser.add_argument("--refiner", default="lite", choices=GENERATORS, help="refiner to score (default: lite)")
     parser.add_argument("--policy", default="release", choices=tuple(POLICIES), help="default: release")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N pages or documents")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
-    add_lite_options(parser)
-    add_lm_options(parser)
+    add_refiner_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     stages = ("chunk",) if args.level == "lines" else ("doc",)
-    generator = make_generator(args.refiner, **refiner_options_from_args(args, stages))
+    generator = refiner_from_args(args, stages).build()
     policy = get_policy(args.policy)
     try:
         if args.level == "lines":

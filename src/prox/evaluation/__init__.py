@@ -2,6 +2,6 @@
 
 from prox.evaluation.docs import evaluate_docs
 from prox.evaluation.lines import evaluate_lines
-from prox.evaluation.metrics import BinaryScores
+from prox.records.labels import BinaryScores
 
 __all__ = ["BinaryScores", "evaluate_docs", "evaluate_lines"]

@@ -1,9 +1,10 @@
 """Line-level evaluation: which lines a refiner's chunk programs keep, against line-labelled pages.
 
-Protocol of ../shared/data/README.md: pages with `gold_empty` or `gold_recall < 0.9` are skipped; lines with
-an ambiguous alignment score (0.2 < score < 0.8) are skipped; lines are micro-averaged. A page's predicted
-kept lines come from executing its chunk programs under the policy: the edited lines when the edit is
-kept, every line when the program is reverted, no line when the document is dropped.
+Protocol of ../shared/data/README.md (its rules in `prox.records.labels`): pages with `gold_empty` or
+`gold_recall < 0.9` are skipped; lines with an ambiguous alignment score (0.2 < score < 0.8) are skipped; lines
+are micro-averaged. A page's predicted kept lines come from executing its chunk programs under the policy: the
+edited lines when the edit is kept, every line when the program is reverted, no line when the document is
+dropped.
 """
 
 from __future__ import annotations
@@ -12,30 +13,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from prox.chunking import chunk_document
-from prox.evaluation.gold import read_records
-from prox.evaluation.metrics import BinaryScores
 from prox.generators.base import GenerationFailure, ProgramGenerator
-from prox.program import ChunkProgram, ExecutionPolicy, kept_line_flags, parse_program
-
-MIN_GOLD_RECALL = 0.9
-AMBIGUOUS_SCORES = (0.2, 0.8)
-
-
-def skips_page(page: dict) -> bool:
-    """Whether the protocol leaves this page out: no gold, gold the lines cover poorly, or no lines."""
-    return bool(page.get("gold_empty")) or (page.get("gold_recall") or 1.0) < MIN_GOLD_RECALL or not page["lines"]
-
-
-def is_ambiguous(score: float | None) -> bool:
-    """Whether the protocol leaves this line out: its alignment to the gold is neither clearly in nor out."""
-    low, high = AMBIGUOUS_SCORES
-    return score is not None and low < score < high
+from prox.program import ExecutionPolicy, kept_line_flags
+from prox.records.labels import BinaryScores, is_ambiguous, skips_page
+from prox.records.programs import parse_chunk_programs, record_chunk_programs
+from prox.records.reading import read_records_strict
 
 
 def read_pages(path: str | Path, limit: int | None = None) -> Iterator[dict]:
-    """Scorable line-labelled pages (gzip or plain JSONL)."""
+    """Scorable line-labelled pages (JSONL, plain or compressed, or Parquet)."""
     count = 0
-    for where, page in read_records(path):
+    for record in read_records_strict(path):
+        where, page = record.where, record.data
         if "labels" not in page and "snippet_labels" in page:  # only lines holding a human snippet are labelled
             page["labels"] = page["snippet_labels"]
         if "lines" not in page or "labels" not in page:
@@ -54,11 +43,7 @@ def predicted_keep(text: str, generator: ProgramGenerator, policy: ExecutionPoli
     texts = generator.chunk_programs(chunks)
     if any(isinstance(program, GenerationFailure) for program in texts):
         return None
-    programs = [
-        ChunkProgram(parse_program(program), chunk.first_line, chunk.last_line)
-        for chunk, program in zip(chunks, texts, strict=True)
-    ]
-    return kept_line_flags(text, programs, policy)
+    return kept_line_flags(text, parse_chunk_programs(record_chunk_programs(chunks, texts)), policy)
 
 
 def evaluate_lines(

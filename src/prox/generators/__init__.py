@@ -1,46 +1,50 @@
-"""Program generators: everything that writes ProX programs, behind one interface."""
+"""Program generators ("refiners" to users): everything that writes ProX programs, behind one interface.
+
+Each refiner owns a typed settings class (`generators.settings.RefinerSettings`) that checks its options and
+builds it; `REFINERS` registers them by name. The command line makes its flags from these classes.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from prox.generators.base import DEFAULT_CHARACTER_BUDGET, GenerationFailure, ProgramGenerator, ProgramText
+from prox.generators.lite import LiteSettings
+from prox.generators.lm import LMRefinerSettings
+from prox.generators.rules import RulesSettings
+from prox.generators.settings import RefinerSettings
 
-GENERATORS = ("lite", "rules", "lm")
+REFINERS: dict[str, type[RefinerSettings]] = {
+    "lite": LiteSettings,
+    "rules": RulesSettings,
+    "lm": LMRefinerSettings,
+}
+GENERATORS = tuple(REFINERS)
+
+
+def refiner_settings(name: str, **options: Any) -> RefinerSettings:
+    """The settings of the refiner called `name` from keyword options; the error lists the names that exist."""
+    try:
+        settings_class = REFINERS[name]
+    except KeyError:
+        raise ValueError(f"unknown refiner {name!r}; choose one of: {', '.join(REFINERS)}") from None
+    return settings_class.from_options(**options)  # type: ignore[return-value]
 
 
 def make_generator(name: str, **options: Any) -> ProgramGenerator:
-    """The generator called `name`, built from its options; the error lists the names that exist.
-
-    `lite` takes `model` (a folder written by `prox lite train`; the model shipped with prox by default).
-    `lm` takes the fields of `LMSettings` (`doc_model`, `chunk_model`, ...), `backend` (transformers, vllm or
-    openai) and `backend_options` (a dict for that backend); see `prox.generators.lm.make_lm_generator`.
-    """
-    if name == "lite":
-        unknown = sorted(set(options) - {"model"})
-        if unknown:
-            raise ValueError(f"the lite refiner takes only a model (got {', '.join(unknown)})")
-        from prox.generators.lite import LiteGenerator
-
-        return LiteGenerator(options.get("model"))
-    if name == "rules":
-        if options:
-            raise ValueError(f"the rules refiner takes no options (got {', '.join(sorted(options))})")
-        from prox.generators.rules import RulesGenerator
-
-        return RulesGenerator()
-    if name == "lm":
-        from prox.generators.lm import make_lm_generator
-
-        return make_lm_generator(**options)
-    raise ValueError(f"unknown refiner {name!r}; choose one of: {', '.join(GENERATORS)}")
+    """The refiner called `name`, built from its options (the fields of its settings class; for `lm`, the
+    fields of `LMSettings`, `backend` and `backend_options`)."""
+    return refiner_settings(name, **options).build()
 
 
 __all__ = [
     "DEFAULT_CHARACTER_BUDGET",
     "GENERATORS",
+    "REFINERS",
     "GenerationFailure",
     "ProgramGenerator",
     "ProgramText",
+    "RefinerSettings",
     "make_generator",
+    "refiner_settings",
 ]

@@ -13,10 +13,12 @@ import functools
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from prox.chunking import Chunk
 from prox.generators.base import ProgramGenerator
+from prox.generators.settings import RefinerSettings, option
 from prox.lite.model import LiteModel, PageVerdict, model_fingerprint, shared_model
 from prox.program import DropDoc, KeepChunk, KeepDoc, Normalize, RemoveLines, release_readable, serialize
 
@@ -133,3 +135,20 @@ def glued_suffix(line: str) -> str | None:
     if len(kept.split()) < _MIN_WORDS_LEFT:
         return None
     return match.group(0)
+
+
+@dataclass(frozen=True)
+class LiteSettings(RefinerSettings):
+    """The lite refiner: its model folder (None: the model shipped with prox)."""
+
+    name = "lite"
+    title = "lite refiner (the default)"
+    model: str | None = option(
+        None,
+        "a model folder written by `prox lite train` (default: the model shipped with prox)",
+        flag="--lite-model",
+        metavar="DIR",
+    )
+
+    def build(self) -> LiteGenerator:
+        return LiteGenerator(self.model)

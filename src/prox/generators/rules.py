@@ -9,9 +9,11 @@ cookie/policy phrases, no word over 1000 characters).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from prox.chunking import Chunk
 from prox.generators.base import ProgramGenerator
+from prox.generators.settings import RefinerSettings
 from prox.program import RemoveLines, serialize
 
 _MIN_WORDS_PER_LINE = 3
@@ -96,3 +98,14 @@ class RulesGenerator(ProgramGenerator):
             return False
         lowered = line.lower()
         return "javascript" not in lowered and not any(phrase in lowered for phrase in self._policy_phrases)
+
+
+@dataclass(frozen=True)
+class RulesSettings(RefinerSettings):
+    """The rules baseline has no options."""
+
+    name = "rules"
+    title = "rules refiner"
+
+    def build(self) -> RulesGenerator:
+        return RulesGenerator()

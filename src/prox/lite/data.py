@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from prox.evaluation.gold import read_records
-from prox.evaluation.lines import is_ambiguous, skips_page
+from prox.records.labels import check_labelled_doc, is_ambiguous, skips_page
+from prox.records.reading import read_records_strict
 
 
 @dataclass
@@ -55,23 +55,23 @@ def page_from_record(record: dict, where: str) -> LabelledPage | None:
 
 
 def doc_from_record(record: dict, where: str) -> LabelledDoc:
-    if not isinstance(record.get("text"), str) or record.get("label") not in (0, 1, True, False):
-        raise ValueError(f"{where}: a labelled document needs a string 'text' and a 0/1 'label'")
+    check_labelled_doc(record, where)
     return LabelledDoc(record["text"], int(record["label"]), where)
 
 
 def read_examples(path: str | Path) -> Iterator[LabelledPage | LabelledDoc]:
-    """Examples from one file (.jsonl or .jsonl.gz) of either schema, or from a `prox refine` output folder."""
+    """Examples from one file (JSONL, plain or compressed, or Parquet) of either schema, or from a `prox refine`
+    output folder."""
     path = Path(path)
     if path.is_dir():
         from prox.lite.distill import teacher_examples
 
         yield from teacher_examples(path)
         return
-    for where, record in read_records(path):
-        if "lines" in record:
-            page = page_from_record(record, where)
+    for record in read_records_strict(path):
+        if "lines" in record.data:
+            page = page_from_record(record.data, record.where)
             if page is not None:
                 yield page
         else:
-            yield doc_from_record(record, where)
+            yield doc_from_record(record.data, record.where)

@@ -11,41 +11,30 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from prox.evaluation.gold import read_records
 from prox.lite.data import LabelledDoc, LabelledPage
-from prox.pipeline.metadata import PROX_KEY
-from prox.pipeline.outputs import replay_record
-from prox.program import (
-    RELEASE,
-    ChunkProgram,
-    ExecutionPolicy,
-    execute_doc_program,
-    kept_line_flags,
-    parse_program,
-)
-
-DATA_SUFFIXES = (".jsonl.gz", ".jsonl", ".parquet")
+from prox.program import RELEASE, ExecutionPolicy, execute_doc_program, kept_line_flags, parse_program
+from prox.records.files import document_files
+from prox.records.layouts import replay_record
+from prox.records.metadata import PROX_KEY
+from prox.records.programs import parse_chunk_programs
+from prox.records.reading import read_records_strict
 
 
 def teacher_examples(folder: str | Path, policy: ExecutionPolicy = RELEASE) -> Iterator[LabelledPage | LabelledDoc]:
     """A `LabelledDoc` per document with a doc program, then a `LabelledPage` when it passes the doc stage and
     has chunk programs; `source` is the output record's `file:line`. Unreadable records raise ValueError."""
-    for path in output_files(folder):
-        for where, data in _file_records(path):
-            yield from _record_examples(where, data, policy)
+    for path in _teacher_files(folder):
+        for record in read_records_strict(path):
+            yield from _record_examples(record.where, record.data, policy)
 
 
-def output_files(folder: str | Path) -> list[Path]:
-    """The refined and dropped document files of a `prox refine` output folder, in a stable order."""
+def _teacher_files(folder: str | Path) -> list[Path]:
+    """The refined and dropped document files of a `prox refine` output folder; raises ValueError for a folder
+    that holds none."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a prox refine output folder")
-    files = [
-        path
-        for directory in (folder, folder / "dropped")
-        for path in sorted(directory.glob("*"))
-        if path.is_file() and path.name.endswith(DATA_SUFFIXES)
-    ]
+    files = document_files(folder)
     if not files:
         raise ValueError(f"{folder} holds no refined or dropped documents (is it a prox refine output folder?)")
     return files
@@ -70,42 +59,8 @@ def _record_examples(where: str, data: object, policy: ExecutionPolicy) -> Itera
         if not keep:
             return
     if recorded is not None:
-        programs = _chunk_programs(where, recorded)
+        try:
+            programs = parse_chunk_programs(recorded)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from error
         yield LabelledPage(text.split("\n"), list(kept_line_flags(text, programs, policy)), where)
-
-
-def _chunk_programs(where: str, recorded: object) -> list[ChunkProgram]:
-    """The recorded `chunk_programs` ({first_line, last_line, program} each) as executable chunk programs."""
-    if not isinstance(recorded, list):
-        raise ValueError(f"{where}: chunk_programs is a {type(recorded).__name__}, not a list")
-    try:
-        programs = []
-        for item in recorded:
-            program = item["program"] or ""
-            if not isinstance(program, str):
-                raise TypeError(f"program is a {type(program).__name__}, not a string")
-            programs.append(ChunkProgram(parse_program(program), int(item["first_line"]), int(item["last_line"])))
-    except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"{where}: unreadable chunk_programs ({type(error).__name__}: {error})") from error
-    return programs
-
-
-def _file_records(path: Path) -> Iterator[tuple[str, object]]:
-    """(`file:line`, record) for each record of a JSONL(.gz) or Parquet file (line = row for Parquet)."""
-    count = 0
-    try:
-        for where, record in _parquet_records(path) if path.name.endswith(".parquet") else read_records(path):
-            count += 1
-            yield where, record
-    except (ValueError, OSError, EOFError) as error:
-        raise ValueError(f"{path}:{count + 1}: cannot read the record ({type(error).__name__}: {error})") from error
-
-
-def _parquet_records(path: Path) -> Iterator[tuple[str, dict]]:
-    import pyarrow.parquet as pq
-
-    number = 0
-    for batch in pq.ParquetFile(path).iter_batches():
-        for row in batch.to_pylist():
-            number += 1
-            yield f"{path}:{number}", row

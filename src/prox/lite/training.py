@@ -13,12 +13,12 @@ from typing import TypeVar
 
 import numpy as np
 
-from prox.evaluation.metrics import BinaryScores
 from prox.lite.data import LabelledDoc, LabelledPage
 from prox.lite.doc_features import DOC_FEATURES
 from prox.lite.features import line_features
 from prox.lite.model import LiteModel, LogisticModel, load_lightgbm
 from prox.lite.text_scores import fit_text_weights, page_lines
+from prox.records.labels import BinaryScores
 
 TEXT_SCORE_FOLDS = 5
 T = TypeVar("T")

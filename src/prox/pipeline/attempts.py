@@ -16,7 +16,7 @@ from datatrove.io import DataFolder
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
-from prox.pipeline.outputs import PART_SUFFIX
+from prox.records.files import PART_SUFFIX
 
 # (the writer's folder, its output file name template with `${rank}`)
 WriterTarget = tuple[DataFolder, str]

@@ -1,21 +1,10 @@
 """Input discovery and datatrove readers that account for every record, bad ones included.
 
 datatrove's readers skip a malformed line with a log message; prox needs every input record to end kept,
-dropped or set aside, so these readers turn each bad record into an *error document* (see `errors.py`)
-that the pipeline writes to `OUT/errors/`, and they keep reading where that is safe.
-
-Compressed JSONL is read twice. The first pass decompresses every gzip member or zstd frame in turn (files
-of many, as `cat`, pzstd or bgzip write them, are read whole) and checks each (gzip's CRC and length, zstd's
-checksum when the frame has one) without keeping the text; the second reads records, and only from data that
-the first pass found sound:
-- a corrupt member or frame, and everything after it, is one error at the line where it starts: garbled data
-  cannot be told from good data, and a CRC mismatch is only seen at the member's end, after its records
-  would have been emitted; the members before it are read;
-- a file that ends inside a member or frame (a cut download) keeps every whole line before the cut, and the
-  cut line is the one error, holding what was read of it: a cut loses the end, it does not garble the start;
-- a 0-byte `.gz` or `.zst` is one error; a 0-byte `.jsonl` holds no records.
-The check costs a second decompression (and read) of each compressed file, cheap beside refining its text,
-and keeps memory flat however large a member is. A UTF-8 byte order mark before the first record is skipped.
+dropped or set aside, so these readers read files with `prox.records.reading` (which checks compressed
+files whole and yields what it cannot read as bad records with their `file:line`), turn each bad record into
+an *error document* (see `prox.records.errors`) that the pipeline writes to `OUT/errors/`, and keep reading
+where that is safe.
 """
 
 from __future__ import annotations
@@ -24,21 +13,16 @@ import glob
 import hashlib
 import json
 import os
-import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import BinaryIO
 
 from datatrove.data import Document
 from datatrove.pipeline.readers import JsonlReader, ParquetReader
 
-from prox.pipeline.errors import error_document
-from prox.pipeline.metadata import PROX_KEY
-
-JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".json.zst")
-PARQUET_SUFFIXES = (".parquet",)
+from prox.records.errors import error_document
+from prox.records.metadata import PROX_KEY
+from prox.records.reading import BadRecord, read_jsonl, read_parquet, record_format
 
 
 @dataclass(frozen=True)
@@ -94,12 +78,7 @@ def find_inputs(inputs: list[str], exclude: str | None = None) -> InputFiles:
 
 
 def _format_of(path: Path) -> str | None:
-    name = path.name.lower()
-    if name.endswith(JSONL_SUFFIXES):
-        return "jsonl"
-    if name.endswith(PARQUET_SUFFIXES):
-        return "parquet"
-    return None
+    return record_format(path.name)
 
 
 def stable_id(source_file: str, index: int) -> str:
@@ -171,165 +150,20 @@ class ProxJsonlReader(_AccountingMixin, JsonlReader):
     name = "prox jsonl"
 
     def read_file(self, filepath: str) -> Iterator[Document]:
-        import orjson
-
-        codec = _codec_of(filepath, self.compression)
-        damage: _Damage | None = None
-        cut = b""  # what was read of the line that damage cut short
-        read = 0  # lines read so far, blank ones included
+        read = 0  # the line of the last record read
         try:
-            if codec is not None:
-                with self.data_folder.open(filepath, "rb") as raw:
-                    damage = _find_damage(raw, codec)
-            with self.data_folder.open(filepath, "rb") as raw:
-                for line in _lines(_decompressed(raw, codec, damage.trusted if damage else None)):
-                    if damage is not None and not line.endswith(b"\n"):
-                        cut = line  # part of the damage's error, not a malformed record of its own
-                        break
-                    if read == 0:
-                        line = line.removeprefix(_BOM)
-                    read += 1
-                    if not line.strip():
-                        continue  # a blank line holds no record
-                    with self.track_time():
-                        try:
-                            document = self._document(orjson.loads(line), filepath, read - 1)
-                        except orjson.JSONDecodeError as error:
-                            where, raw_text = f"{filepath}:{read}", line.decode("utf-8", "replace")
-                            document = error_document(where, _json_problem(line, error), raw_text)
-                    yield document
-        except (OSError, ValueError, _DamagedInput) as error:
-            # Storage that fails, or a file that changed between the two passes: the rest is one error.
-            reason = str(error)
-            if not isinstance(error, _DamagedInput):
-                reason = f"unreadable from here on ({type(error).__name__}: {error})"
-            yield error_document(f"{filepath}:{read + 1}", reason, "")
-            return
-        if damage is not None:
-            yield error_document(f"{filepath}:{read + 1}", damage.reason, cut.decode("utf-8", "replace"))
-
-
-_BOM = b"\xef\xbb\xbf"
-_READ_BYTES = 1 << 17  # bytes read at a time; for compressed input, this bounds what one decompress call returns
-
-
-@dataclass(frozen=True)
-class _Damage:
-    """Where a compressed file stops being sound: its first `trusted` decompressed bytes are, the rest is not."""
-
-    trusted: int
-    reason: str
-
-
-class _DamagedInput(Exception):
-    """A compressed file that is empty, corrupt, or ends inside a gzip member or zstd frame (`truncated`)."""
-
-    def __init__(self, reason: str, truncated: bool = False):
-        super().__init__(reason)
-        self.truncated = truncated
-
-
-def _codec_of(filepath: str, compression: str | None) -> str | None:
-    """The codec, "gzip", "zstd" or None for plain text: the reader's `compression`, or for "infer" the name's."""
-    if compression != "infer":
-        return compression
-    name = filepath.lower()
-    return "gzip" if name.endswith(".gz") else "zstd" if name.endswith(".zst") else None
-
-
-def _decompress(raw: BinaryIO, codec: str) -> Iterator[tuple[bytes, bool]]:
-    """The decompressed text of each gzip member or zstd frame in turn, in chunks, each with whether it ends a
-    member that passed its checks; raises `_DamagedInput` where the file is empty, corrupt or cut short."""
-    import zstandard
-
-    if codec == "gzip":
-        new_member, unit = partial(zlib.decompressobj, 16 + zlib.MAX_WBITS), "member"
-    elif codec == "zstd":
-        new_member, unit = zstandard.ZstdDecompressor().decompressobj, "frame"
-    else:
-        raise ValueError(f"compression {codec!r}: prox reads plain, gzip or zstd JSONL")
-    member = None
-    member_start = position = 0  # compressed bytes
-    pending = b""
-    while pending or (pending := raw.read(_READ_BYTES)):
-        if member is None:
-            if codec == "gzip" and position:
-                # Zero padding after a member is allowed, as gzip and Python's gzip module allow it.
-                unpadded = pending.lstrip(b"\0")
-                position += len(pending) - len(unpadded)
-                if not (pending := unpadded):
+            for record in read_jsonl(filepath, self.data_folder, self.compression):
+                read = record.line
+                if isinstance(record, BadRecord):
+                    yield error_document(record.where, record.reason, record.raw)
                     continue
-            member, member_start = new_member(), position
-        try:
-            text = member.decompress(pending)
-        except (zlib.error, zstandard.ZstdError) as error:
-            raise _DamagedInput(
-                f"unreadable from here on (corrupt {codec} {unit} at byte {member_start:,}: {error}): its records"
-                " and all after it are set aside unread, as corrupt data cannot be told from good; fetch or write"
-                " the file again"
-            ) from error
-        if member.eof:
-            position += len(pending) - len(member.unused_data)
-            pending, member = member.unused_data, None
-            yield text, True
-        else:
-            position += len(pending)
-            pending = b""
-            yield text, False
-    if position == 0:
-        raise _DamagedInput(f"empty compressed file, 0 bytes: not a valid {codec} file")
-    if member is not None:
-        raise _DamagedInput(
-            f"unreadable from here on (truncated {codec} file: it ends at byte {position:,}, inside the {unit}"
-            f" starting at byte {member_start:,}): the records before the cut were read; fetch the file again",
-            truncated=True,
-        )
-
-
-def _find_damage(raw: BinaryIO, codec: str) -> _Damage | None:
-    """The first pass: where the file stops being sound, or None when every member or frame is."""
-    decompressed = checked = 0
-    try:
-        for text, member_ends in _decompress(raw, codec):
-            decompressed += len(text)
-            if member_ends:
-                checked = decompressed
-    except _DamagedInput as error:
-        # A cut leaves what came before it intact; corruption may have garbled its member from the start.
-        return _Damage(decompressed if error.truncated else checked, str(error))
-    return None
-
-
-def _decompressed(raw: BinaryIO, codec: str | None, limit: int | None) -> Iterator[bytes]:
-    """The file's text in chunks, stopping after `limit` bytes when given (before the damage is reached)."""
-    if codec is None:
-        yield from iter(partial(raw.read, _READ_BYTES), b"")
-        return
-    if limit == 0:
-        return
-    remaining = limit
-    for text, _ in _decompress(raw, codec):
-        if remaining is not None:
-            text = text[:remaining]
-            remaining -= len(text)
-        yield text
-        if remaining == 0:
-            return  # before decompressing on into the damage
-
-
-def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """The lines of a text given in chunks, each with its newline; the last one may have none."""
-    parts: list[bytes] = []
-    for chunk in chunks:
-        start = 0
-        while (end := chunk.find(b"\n", start)) >= 0:
-            parts.append(chunk[start : end + 1])
-            yield b"".join(parts)
-            parts, start = [], end + 1
-        if start < len(chunk):
-            parts.append(chunk[start:])
-    if parts:
-        yield b"".join(parts)
+                with self.track_time():
+                    document = self._document(record.data, filepath, record.line - 1)
+                yield document
+        except (OSError, ValueError) as error:  # a record that fails to become a document (e.g. on replay)
+            yield error_document(
+                f"{filepath}:{read + 1}", f"unreadable from here on ({type(error).__name__}: {error})", ""
+            )
 
 
 def _json_object(text: str) -> dict | None:
@@ -340,30 +174,21 @@ def _json_object(text: str) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def _json_problem(line: bytes, error: Exception) -> str:
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError as decode_error:
-        return f"invalid UTF-8 at byte {decode_error.start}"
-    return f"malformed JSON ({error})"
-
-
 class ProxParquetReader(_AccountingMixin, ParquetReader):
     """Parquet reader that turns bad rows and unreadable files into error documents."""
 
     name = "prox parquet"
 
     def read_file(self, filepath: str) -> Iterator[Document]:
-        import pyarrow.parquet as pq
-
-        index = -1
+        row = 0  # the row of the last record read
         try:
-            with self.data_folder.open(filepath, "rb") as handle, pq.ParquetFile(handle) as parquet:
-                for batch in parquet.iter_batches(batch_size=self.batch_size):
-                    for row in batch.to_pylist():
-                        index += 1
-                        yield self._document(row, filepath, index)
-        except Exception as error:  # pyarrow raises many kinds for a corrupt file
+            for record in read_parquet(filepath, self.data_folder, self.batch_size):
+                row = record.line
+                if isinstance(record, BadRecord):
+                    yield error_document(record.where, record.reason, record.raw)
+                else:
+                    yield self._document(record.data, filepath, record.line - 1)
+        except Exception as error:  # a row that fails to become a document ends the file, as a bad file does
             yield error_document(
-                f"{filepath}:{index + 2}", f"unreadable parquet from here on ({type(error).__name__}: {error})", ""
+                f"{filepath}:{row + 1}", f"unreadable parquet from here on ({type(error).__name__}: {error})", ""
             )

@@ -8,34 +8,52 @@ in OUT/stats.json.
 
 from __future__ import annotations
 
+import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from datatrove.pipeline.base import PipelineStep
 
-from prox.generators import ProgramGenerator, make_generator
+from prox.generators import ProgramGenerator, RefinerSettings
+from prox.generators.lite import LiteSettings
 from prox.pipeline.attempts import ClearAttempt, PublishAttempt, writer_targets
 from prox.pipeline.manifest import build_manifest, prepare_output
-from prox.pipeline.outputs import (
-    Layout,
-    OutputFormat,
-    document_writer,
-    errors_writer,
-    is_output_file,
-    replay_record,
-)
+from prox.pipeline.outputs import OutputFormat, document_writer, errors_writer
 from prox.pipeline.readers import InputFiles, ProxJsonlReader, ProxParquetReader, find_inputs
 from prox.pipeline.stages import DEFAULT_BATCH_SIZE, AccountInput, ChunkStage, DocStage, ReplayStage, TallyKept
 from prox.pipeline.summary import reopen_failed_tasks, write_summary
 from prox.program import get_policy
+from prox.records.files import document_files
+from prox.records.layouts import Layout, replay_record
 
 Executor = Literal["local", "slurm", "ray"]
 STAGES = ("doc", "chunk")
 DEFAULT_MAX_DOC_CHARS = 10_000_000
+# With no --tasks, a run has one task per input file, up to this many (a task reads whole files).
+DEFAULT_MAX_TASKS = 256
 # A run whose generation failed for more than this share of its documents exits non-zero.
 DEFAULT_MAX_ERROR_RATE = 0.01
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """Where tasks run on a cluster: the Slurm partition and time limit, each task's resources (Slurm and Ray)."""
+
+    partition: str = "cpu"
+    time: str = "24:00:00"
+    cpus_per_task: int = 1
+    gpus_per_task: int = 0
+    mem_per_cpu_gb: int = 2
+    venv_path: str | None = None  # the venv's bin/activate, sourced in each Slurm job
+
+    def __post_init__(self) -> None:
+        for name in ("cpus_per_task", "mem_per_cpu_gb"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.gpus_per_task < 0:
+            raise ValueError("--gpus-per-task must be 0 or more")
 
 
 @dataclass
@@ -44,24 +62,23 @@ class RunSettings:
 
     inputs: list[str]
     output: str
-    refiner: str = "lite"
-    # Passed to make_generator: for `lm`, LMSettings fields, `backend` and `backend_options`.
-    refiner_options: dict = field(default_factory=dict)
+    refiner: RefinerSettings = field(default_factory=LiteSettings)
     stages: tuple[str, ...] = STAGES
     policy: str = "release"
     output_format: OutputFormat = "jsonl"
     layout: Layout = "prox"
     text_key: str = "text"
     id_key: str = "id"
-    tasks: int = 1
-    workers: int = 1
+    # None: one task per input file, at most DEFAULT_MAX_TASKS (see `resolve_tasks`).
+    tasks: int | None = None
+    # None: locally min(tasks, CPUs); on Slurm and Ray, all tasks at once (the scheduler decides).
+    workers: int | None = None
     executor: Executor = "local"
     batch_size: int = DEFAULT_BATCH_SIZE
     chunk_budget: int | None = None
     max_doc_chars: int = DEFAULT_MAX_DOC_CHARS
     progress: bool = False
-    # Cluster options: Slurm partition, time, venv_path; CPUs, GPUs and memory per task (Slurm and Ray).
-    cluster: dict = field(default_factory=dict)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     # Clear an earlier run in OUT first instead of resuming it.
     overwrite: bool = False
     # Run again the tasks whose documents' generation failed (LM answers already received are cached).
@@ -85,6 +102,15 @@ class RunSettings:
     @property
     def logging_dir(self) -> str:
         return str(Path(self.output) / "logs")
+
+
+def resolve_tasks(settings: RunSettings, files: InputFiles) -> None:
+    """Fill in the default task and worker counts: a task per input file (capped), run on every CPU."""
+    if settings.tasks is None:
+        settings.tasks = max(1, min(files.count, DEFAULT_MAX_TASKS))
+    if settings.workers is None:
+        local = settings.executor == "local"
+        settings.workers = min(settings.tasks, os.cpu_count() or 1) if local else -1
 
 
 def check_output(output: str) -> None:
@@ -132,7 +158,8 @@ def refine_pipeline(settings: RunSettings, generator: ProgramGenerator | None = 
         raise ValueError(f"--stages takes doc, chunk or doc,chunk; got {','.join(settings.stages) or 'nothing'}")
     policy = get_policy(settings.policy)
     files = find_inputs(settings.inputs, exclude=settings.output)
-    generator = generator or make_generator(settings.refiner, **refiner_options(settings))
+    resolve_tasks(settings, files)
+    generator = generator or settings.refiner.for_stages(settings.stages).for_output(settings.logging_dir).build()
     manifest = build_manifest("refine", {"refiner": generator.describe()} | settings.manifest_settings(), files)
     prepare_output(settings.output, manifest, settings.overwrite)
     out = Path(settings.output)
@@ -173,24 +200,16 @@ def _with_attempts(steps: list[PipelineStep]) -> list[PipelineStep]:
     return [ClearAttempt(targets), *steps, PublishAttempt(targets)]
 
 
-def refiner_options(settings: RunSettings) -> dict:
-    """The refiner's options, with the LM request cache in OUT/logs unless a path (or None) is given."""
-    options = dict(settings.refiner_options)
-    if settings.refiner == "lm":
-        options.setdefault("cache_path", str(Path(settings.logging_dir) / "requests.sqlite"))
-    return options
-
-
 def replay_pipeline(settings: RunSettings) -> list[PipelineStep]:
     """Recorded programs of an earlier run (its kept and dropped documents) re-executed under a policy."""
     source = Path(settings.inputs[0])
     if not (source / "logs").is_dir():
         raise ValueError(f"{source} is not a prox refine output folder (no logs/ inside)")
-    kept = [str(path) for path in source.glob("*") if path.is_file() and is_output_file(path.name)]
-    dropped = [str(path) for path in (source / "dropped").glob("*") if path.is_file() and is_output_file(path.name)]
-    if not kept + dropped:
+    documents = [str(path) for path in document_files(source)]
+    if not documents:
         raise ValueError(f"{source} holds no refined or dropped documents to replay")
-    files = find_inputs(kept + dropped)
+    files = find_inputs(documents)
+    resolve_tasks(settings, files)
     # Replays of one source folder share a root; a different source is a different run.
     settings_now = {"source": str(source.resolve())} | settings.manifest_settings()
     prepare_output(settings.output, build_manifest("execute", settings_now, files), settings.overwrite)
@@ -236,19 +255,14 @@ def make_executor(pipeline: list[PipelineStep], settings: RunSettings):  # noqa:
             tasks=settings.tasks,
             workers=settings.workers,
             logging_dir=settings.logging_dir,
-            cpus_per_task=settings.cluster.get("cpus_per_task", 1),
-            gpus_per_task=settings.cluster.get("gpus_per_task", 0),
-            mem_per_cpu_gb=settings.cluster.get("mem_per_cpu_gb", 2),
+            cpus_per_task=settings.cluster.cpus_per_task,
+            gpus_per_task=settings.cluster.gpus_per_task,
+            mem_per_cpu_gb=settings.cluster.mem_per_cpu_gb,
         )
     if settings.executor == "slurm":
         from datatrove.executor import SlurmPipelineExecutor
 
-        options = {
-            "time": "24:00:00",
-            "partition": "cpu",
-            "job_name": "prox-refine",
-            "cpus_per_task": 1,
-        } | settings.cluster
+        options = {"job_name": "prox-refine"} | asdict(settings.cluster)
         return SlurmPipelineExecutor(
             pipeline, tasks=settings.tasks, workers=settings.workers, logging_dir=settings.logging_dir, **options
         )

@@ -2,44 +2,44 @@
 
 Every document leaves a step in exactly one way: passed on (kept so far), written to a dropped writer with
 its reason, or written to an errors writer with its reason. Each step counts what it did with
-`stat_update`, and `summary.py` adds those counts up into `OUT/stats.json`.
+`stat_update` (under the names of `stat_names.py`), and `summary.py` adds those counts up into `OUT/stats.json`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from itertools import islice
-from typing import TypeVar
-
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers.disk_base import DiskWriter
+from datatrove.utils.batching import batched
 
 from prox.chunking import chunk_document
 from prox.generators.base import GenerationFailure, ProgramGenerator
-from prox.pipeline.errors import is_error, mark_error
-from prox.pipeline.metadata import prox_metadata
-from prox.program import (
-    ChunkProgram,
-    ExecutionPolicy,
-    Program,
-    execute_chunk_programs,
-    execute_doc_program,
-    parse_program,
+from prox.pipeline.stat_names import (
+    CHARS_IN,
+    CHARS_OUT,
+    DOCUMENTS_IN,
+    DOCUMENTS_OUT,
+    DROPPED_PREFIX,
+    ERRORS,
+    GENERATION_FAILURES,
+    KEPT,
+    KEPT_PREFIX,
+    LINES_REMOVED,
+    NORMALIZATIONS,
+    PROGRAM_ERRORS,
+    PROGRAMS_CUT,
+    WORDS_IN,
+    WORDS_OUT,
 )
+from prox.program import ExecutionPolicy, execute_chunk_programs, execute_doc_program, parse_program
+from prox.records.errors import is_error, mark_error
+from prox.records.metadata import prox_metadata
+from prox.records.programs import parse_chunk_programs, record_chunk_programs
 
 DEFAULT_BATCH_SIZE = 64
 # Longer program texts are cut before they are stored and run: a release model writes at most 2,000 tokens
 # (doc) or 256 (chunk), far less than this, but a server that ignores max_tokens can return megabytes.
 MAX_PROGRAM_CHARS = 16_384
-T = TypeVar("T")
-
-
-def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Consecutive lists of up to `size` items."""
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
 
 
 class _WritingStep(PipelineStep):
@@ -54,13 +54,13 @@ class _WritingStep(PipelineStep):
 
     def _drop(self, document: Document, reason: str, rank: int) -> None:
         prox_metadata(document)["drop_reason"] = reason
-        self.stat_update(f"dropped_{reason}")
+        self.stat_update(f"{DROPPED_PREFIX}{reason}")
         if self.dropped_writer is not None:
             self.dropped_writer.write(document, rank)
 
     def _error(self, document: Document, reason: str, rank: int) -> None:
         mark_error(document, reason)
-        self.stat_update("errors")
+        self.stat_update(ERRORS)
         if self.errors_writer is not None:
             self.errors_writer.write(document, rank)
 
@@ -78,14 +78,14 @@ class AccountInput(_WritingStep):
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         try:
             for document in data or ():
-                self.stat_update("documents_in")
+                self.stat_update(DOCUMENTS_IN)
                 if is_error(document):
-                    self.stat_update("errors")
+                    self.stat_update(ERRORS)
                     if self.errors_writer is not None:
                         self.errors_writer.write(document, rank)
                     continue
-                self.stat_update("chars_in", value=len(document.text))
-                self.stat_update("words_in", value=len(document.text.split()))
+                self.stat_update(CHARS_IN, value=len(document.text))
+                self.stat_update(WORDS_IN, value=len(document.text.split()))
                 yield document
         finally:
             self._close_writers()
@@ -116,7 +116,7 @@ class _GeneratingStep(_WritingStep):
 
     def _failed(self, document: Document, reason: str, rank: int) -> None:
         """The generator gave no program for this document: set it aside, counted as retryable."""
-        self.stat_update("generation_failures")
+        self.stat_update(GENERATION_FAILURES)
         self._error(document, reason, rank)
 
     def _record(self, document: Document, program_text: str) -> str:
@@ -127,7 +127,7 @@ class _GeneratingStep(_WritingStep):
         if len(program_text) <= MAX_PROGRAM_CHARS:
             return program_text
         metadata["programs_cut"] = metadata.get("programs_cut", 0) + 1
-        self.stat_update("programs_cut")
+        self.stat_update(PROGRAMS_CUT)
         return program_text[:MAX_PROGRAM_CHARS]
 
 
@@ -138,7 +138,7 @@ class DocStage(_GeneratingStep):
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         try:
-            for batch in batches(data or (), self.batch_size):
+            for batch in batched(data or (), self.batch_size):
                 try:
                     with self.track_time("batch"):
                         programs = self.generator.doc_programs([document.text for document in batch])
@@ -161,11 +161,11 @@ class DocStage(_GeneratingStep):
         metadata = prox_metadata(document)
         metadata["doc_program"] = program_text
         metadata["doc_decision"] = decision.reason
-        self.stat_update("program_errors", value=len(program.errors))
+        self.stat_update(PROGRAM_ERRORS, value=len(program.errors))
         if not decision.keep:
             self._drop(document, decision.reason, rank)
             return False
-        self.stat_update("kept")
+        self.stat_update(KEPT)
         return True
 
 
@@ -190,7 +190,7 @@ class ChunkStage(_GeneratingStep):
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         self._sizer = self._sizer or self.generator.chunk_sizer()
         try:
-            for batch in batches(data or (), self.batch_size):
+            for batch in batched(data or (), self.batch_size):
                 chunks = [chunk_document(document.text, self._sizer, self.chunk_budget) for document in batch]
                 try:
                     with self.track_time("batch"):
@@ -207,14 +207,7 @@ class ChunkStage(_GeneratingStep):
                     if failure is not None:
                         self._failed(document, f"chunk program: {failure.reason}", rank)
                         continue
-                    recorded = [
-                        {
-                            "first_line": chunk.first_line,
-                            "last_line": chunk.last_line,
-                            "program": self._record(document, text),
-                        }
-                        for chunk, text in zip(document_chunks, texts, strict=True)
-                    ]
+                    recorded = record_chunk_programs(document_chunks, [self._record(document, text) for text in texts])
                     if execute_recorded(self, document, recorded, self.policy, rank):
                         yield document
         finally:
@@ -224,7 +217,7 @@ class ChunkStage(_GeneratingStep):
 class ReplayStage(_WritingStep):
     """Re-executes the programs recorded by an earlier run under another policy; runs no model.
 
-    Its input is an earlier run's output read back with its original text (see `outputs.replay_adapter`).
+    Its input is an earlier run's output read back with its original text (see `records.layouts.replay_record`).
     """
 
     name = "replay"
@@ -253,7 +246,7 @@ class ReplayStage(_WritingStep):
                 if recorded is None:
                     # The chunk stage never saw this document (it had been dropped, or ran doc-only).
                     metadata["chunk_decision"] = "no_chunk_program"
-                    self.stat_update("kept")
+                    self.stat_update(KEPT)
                     yield document
                 elif execute_recorded(self, document, recorded, self.policy, rank):
                     yield document
@@ -266,8 +259,7 @@ def execute_recorded(
 ) -> bool:
     """Execute a document's recorded chunk programs, store the outcome, and drop it or keep it."""
     original = document.text
-    programs = [ChunkProgram(_parse(item["program"]), item["first_line"], item["last_line"]) for item in recorded]
-    report = execute_chunk_programs(original, programs, policy)
+    report = execute_chunk_programs(original, parse_chunk_programs(recorded), policy)
     metadata = prox_metadata(document)
     metadata["chunk_programs"] = recorded
     metadata["chunk_program"] = "\n".join(item["program"] for item in recorded)
@@ -275,22 +267,18 @@ def execute_recorded(
     metadata["removed_lines"] = len(report.removed_lines)
     metadata["normalizations"] = sum(item.occurrences for item in report.normalizations)
     metadata["program_errors"] = list(report.errors)
-    step.stat_update("program_errors", value=len(report.errors))
+    step.stat_update(PROGRAM_ERRORS, value=len(report.errors))
     if not report.keep:
         step._drop(document, report.reason, rank)
         return False
-    step.stat_update("kept")
-    step.stat_update(f"kept_{report.reason}")
+    step.stat_update(KEPT)
+    step.stat_update(f"{KEPT_PREFIX}{report.reason}")
     if report.reason in ("edited",):
-        step.stat_update("lines_removed", value=len(report.removed_lines))
-        step.stat_update("normalizations", value=metadata["normalizations"])
+        step.stat_update(LINES_REMOVED, value=len(report.removed_lines))
+        step.stat_update(NORMALIZATIONS, value=metadata["normalizations"])
         metadata["raw_content"] = original
         document.text = report.text or ""
     return True
-
-
-def _parse(text: str) -> Program:
-    return parse_program(text or "")
 
 
 class TallyKept(PipelineStep):
@@ -301,7 +289,7 @@ class TallyKept(PipelineStep):
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         for document in data or ():
-            self.stat_update("documents_out")
-            self.stat_update("chars_out", value=len(document.text))
-            self.stat_update("words_out", value=len(document.text.split()))
+            self.stat_update(DOCUMENTS_OUT)
+            self.stat_update(CHARS_OUT, value=len(document.text))
+            self.stat_update(WORDS_OUT, value=len(document.text.split()))
             yield document

@@ -10,20 +10,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-_TOTALS = (
-    "documents_in",
-    "documents_out",
-    "errors",
-    "chars_in",
-    "chars_out",
-    "words_in",
-    "words_out",
-    "lines_removed",
-    "normalizations",
-    "program_errors",
-    "generation_failures",
-    "programs_cut",
-)
+from prox.pipeline.stat_names import DROPPED_PREFIX, GENERATION_FAILURES, KEPT_PREFIX, TOTALS
 
 
 def finished_tasks(logging_dir: str | Path, tasks: int) -> list[int]:
@@ -61,7 +48,7 @@ def reopen_failed_tasks(logging_dir: str | Path, tasks: int) -> tuple[int, int]:
     logs = Path(logging_dir)
     reopened = failed = 0
     for rank in finished_tasks(logs, tasks):
-        failures = int(task_totals(logs, rank).get("generation_failures", 0))
+        failures = int(task_totals(logs, rank).get(GENERATION_FAILURES, 0))
         if failures:
             (logs / "completions" / f"{rank:05d}").unlink()
             (logs / "stats" / f"{rank:05d}.json").unlink()
@@ -72,16 +59,16 @@ def reopen_failed_tasks(logging_dir: str | Path, tasks: int) -> tuple[int, int]:
 def build_summary(totals: dict[str, float], tasks: int, tasks_finished: int) -> dict:
     """The account of a run: documents in = kept + dropped + errors, and what the edits did."""
     dropped = {
-        metric.removeprefix("dropped_"): int(value)
+        metric.removeprefix(DROPPED_PREFIX): int(value)
         for metric, value in sorted(totals.items())
-        if metric.startswith("dropped_")
+        if metric.startswith(DROPPED_PREFIX)
     }
     kept_by = {
-        metric.removeprefix("kept_"): int(value)
+        metric.removeprefix(KEPT_PREFIX): int(value)
         for metric, value in sorted(totals.items())
-        if metric.startswith("kept_")
+        if metric.startswith(KEPT_PREFIX)
     }
-    summary = {name: int(totals.get(name, 0)) for name in _TOTALS}
+    summary = {name: int(totals.get(name, 0)) for name in TOTALS}
     documents_in, kept, errors = summary["documents_in"], summary["documents_out"], summary["errors"]
     return {
         "tasks": tasks,

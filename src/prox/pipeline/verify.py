@@ -17,12 +17,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prox.pipeline.errors import source_of
 from prox.pipeline.manifest import read_manifest
-from prox.pipeline.metadata import PROX_KEY
-from prox.pipeline.outputs import PART_SUFFIX, is_output_file, replay_record
 from prox.pipeline.readers import ProxJsonlReader, ProxParquetReader
 from prox.pipeline.summary import finished_tasks
+from prox.records.errors import source_of
+from prox.records.files import PART_SUFFIX, output_files
+from prox.records.layouts import replay_record
+from prox.records.metadata import PROX_KEY
+from prox.records.reading import BadRecord, read_records
 
 _SHOWN = 5  # positions listed per kind of problem
 
@@ -59,13 +61,13 @@ def verify_output(output: str | Path) -> Verification:
     found: Counter[str] = Counter()
     for place, folder in (("kept", out), ("dropped", out / "dropped"), ("errors", out / "errors")):
         count = 0
-        for path in _output_files(folder):
-            try:
-                for record in _records(path):
-                    found[_position(record, place)] += 1
-                    count += 1
-            except Exception as error:  # a damaged output file is a finding, not a crash
-                result.problems.append(f"{path.relative_to(out)}: unreadable ({type(error).__name__}: {error})")
+        for path in output_files(folder):
+            for record in read_records(path):
+                if isinstance(record, BadRecord):  # a damaged output file is a finding, not a crash
+                    result.problems.append(f"{Path(record.file).relative_to(out)}:{record.line}: {record.reason}")
+                    continue
+                found[_position(record.data, place)] += 1
+                count += 1
         result.found[place] = count
 
     missing = sorted((expected - found).elements())
@@ -104,24 +106,9 @@ def _input_positions(manifest: dict) -> Iterator[str]:
                 yield source_of(document)
 
 
-def _output_files(folder: Path) -> list[Path]:
-    return sorted(path for path in folder.glob("*") if path.is_file() and is_output_file(path.name))
-
-
-def _records(path: Path) -> Iterator[dict]:
-    if path.name.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        yield from pq.read_table(path).to_pylist()
-        return
-    import gzip
-
-    with gzip.open(path, "rb") as handle:
-        for line in handle:
-            yield json.loads(line)
-
-
-def _position(record: dict, place: str) -> str:
+def _position(record: object, place: str) -> str:
+    if not isinstance(record, dict):
+        return f"(not a record: {str(record)[:40]})"
     if place == "errors":
         return str(record.get("source"))
     metadata = record.get("metadata") or {}

@@ -122,8 +122,6 @@ def test_the_doc_stage_alone_needs_only_a_doc_model(corpus, tmp_path, tiny_model
 def test_openai_flags_reach_the_openai_backend(tmp_path, llama2_dir):
     from prox.cli import build_parser
     from prox.cli.refine import _settings
-    from prox.generators import make_generator
-    from prox.pipeline.run import refiner_options
 
     flags = (
         "--refiner lm --backend openai --doc-model doc --chunk-model chunk --base-url http://localhost:8000/v1 "
@@ -133,7 +131,7 @@ def test_openai_flags_reach_the_openai_backend(tmp_path, llama2_dir):
         ["refine", "in", "-o", str(tmp_path / "out"), "--tokenizer", str(llama2_dir), *flags.split()]
     )
     settings = _settings(args)
-    lm = make_generator(settings.refiner, **refiner_options(settings))
+    lm = settings.refiner.for_output(settings.logging_dir).build()
     backend = lm.backend
     assert backend.name == "openai" and backend.url == "http://localhost:8000/v1/completions"
     assert (backend.api_key, backend.concurrency, backend.timeout, backend.max_retries) == ("k", 3, 7.5, 0)

@@ -13,10 +13,12 @@ import asyncio
 import random
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from prox.generators.base import GenerationFailure
 from prox.generators.lm.base import CompletionBackend, CompletionRequest
+from prox.generators.settings import OptionSet, option
 
 if TYPE_CHECKING:
     import httpx
@@ -200,3 +202,33 @@ def _describe_error(error: Exception) -> str:
         return f"timed out ({type(error).__name__})"
     detail = " ".join(str(error).split())
     return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+
+
+@dataclass(frozen=True)
+class OpenAISettings(OptionSet):
+    """Options of the OpenAI-compatible server backend; checked when made."""
+
+    title = "openai backend"
+
+    base_url: str | None = option(None, "openai: the server's base URL, e.g. http://localhost:8000/v1", metavar="URL")
+    api_key: str | None = option(None, "openai: API key, if the server wants one", metavar="KEY")
+    concurrency: int | None = option(None, "openai: requests in flight at once", metavar="N", kind=int)
+    request_timeout: float | None = option(None, "openai: seconds per request", metavar="S", kind=float)
+    max_retries: int | None = option(None, "openai: retries of a failed request", metavar="N", kind=int)
+
+    def __post_init__(self) -> None:
+        if not self.base_url:
+            raise ValueError("--backend openai needs --base-url URL (the server's, e.g. http://localhost:8000/v1)")
+        if self.concurrency is not None and self.concurrency < 1:
+            raise ValueError("--concurrency must be at least 1")
+        if self.max_retries is not None and self.max_retries < 0:
+            raise ValueError("--max-retries must be 0 or more")
+
+    def build(self) -> OpenAIBackend:
+        given = {
+            "api_key": self.api_key,
+            "concurrency": self.concurrency,
+            "timeout": self.request_timeout,
+            "max_retries": self.max_retries,
+        }
+        return OpenAIBackend(self.base_url or "", **{key: value for key, value in given.items() if value is not None})

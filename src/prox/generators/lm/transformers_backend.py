@@ -20,6 +20,7 @@ from tokenizers import Tokenizer
 
 from prox.generators.base import GenerationFailure
 from prox.generators.lm.base import CompletionBackend, CompletionRequest, group_requests
+from prox.generators.settings import OptionSet, option
 from prox.tokenizer import load_tokenizer
 
 DType = Literal["auto", "bf16", "fp32"]
@@ -213,3 +214,20 @@ class TransformersBackend(CompletionBackend):
     def __getstate__(self) -> dict:
         # A pickled or deep-copied backend (one per datatrove task) finds loaded models in _LOADED instead.
         return self.__dict__ | {"_models": {}}
+
+
+@dataclass(frozen=True)
+class TransformersSettings(OptionSet):
+    """Options of the transformers backend."""
+
+    title = "transformers backend"
+
+    device: str | None = option(None, "transformers: torch device (default: cuda when available, else cpu)")
+    dtype: str | None = option(
+        None,
+        "transformers: weights dtype (default: auto = bf16 on GPUs with bf16 and CPUs with AMX, else fp32)",
+        choices=("auto", "bf16", "fp32"),
+    )
+
+    def build(self) -> TransformersBackend:
+        return TransformersBackend(device=self.device or "auto", dtype=self.dtype or "auto")  # type: ignore[arg-type]

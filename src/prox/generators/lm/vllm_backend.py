@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from prox.generators.base import GenerationFailure
 from prox.generators.lm.base import CompletionBackend, CompletionRequest, group_requests
+from prox.generators.settings import OptionSet
 
 # The doc and the chunk model usually differ, so two engines share the GPU.
 MODELS_PER_GPU = 2
@@ -140,3 +142,13 @@ def _describe(error: Exception) -> str:
     if len(detail) > 300:
         detail = detail[:297] + "..."
     return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+
+
+@dataclass(frozen=True)
+class VLLMSettings(OptionSet):
+    """Options of the vLLM backend (none on the command line: the engine takes its defaults)."""
+
+    title = "vllm backend"
+
+    def build(self) -> VLLMBackend:
+        return VLLMBackend()

@@ -1,8 +1,9 @@
 """What prox records in each document's metadata, under one key, so runs can be inspected and replayed.
 
-`doc.metadata["prox"]` holds: `doc_program` and `doc_decision`; `chunk_program` (the chunk programs joined
-by newlines, as the release stored them), `chunk_programs` (each with the chunk's `first_line` and
-`last_line`), `chunk_decision`, `removed_lines`, `normalizations`, `program_errors`; `raw_content` (the
+`doc.metadata["prox"]` holds: `source` (the input record's `file:line`); `refiner` and `policy`;
+`doc_program` and `doc_decision`; `chunk_program` (the chunk programs joined by newlines, as the release
+stored them), `chunk_programs` (each with the chunk's `first_line` and `last_line`, see `programs.py`),
+`chunk_decision`, `removed_lines`, `normalizations`, `program_errors`, `programs_cut`; `raw_content` (the
 original text, only where the chunk stage changed it); `drop_reason` on dropped documents.
 """
 

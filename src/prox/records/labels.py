@@ -1,8 +1,36 @@
-"""Confusion counts and the scores reported for them."""
+"""Gold labels: the schemas of labelled records, the scoring protocol's rules, and the counts it reports.
+
+Two schemas of ../shared/data: line-labelled pages (`line_labels`: `lines` and `labels`, 1 keep and 0
+remove, or `snippet_labels` where only lines holding a human snippet are labelled; optional `scores`,
+`gold_empty`, `gold_recall`) and keep/drop-labelled documents (`dclm_quality`: `text` and a 0/1 `label`).
+The protocol of ../shared/data/README.md leaves out pages with no usable gold and lines with an ambiguous
+alignment score, and micro-averages what is left. Evaluation scores refiners by it; lite training learns from
+the same labels.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+MIN_GOLD_RECALL = 0.9
+AMBIGUOUS_SCORES = (0.2, 0.8)
+
+
+def skips_page(page: dict) -> bool:
+    """Whether the protocol leaves this page out: no gold, gold the lines cover poorly, or no lines."""
+    return bool(page.get("gold_empty")) or (page.get("gold_recall") or 1.0) < MIN_GOLD_RECALL or not page["lines"]
+
+
+def is_ambiguous(score: float | None) -> bool:
+    """Whether the protocol leaves this line out: its alignment to the gold is neither clearly in nor out."""
+    low, high = AMBIGUOUS_SCORES
+    return score is not None and low < score < high
+
+
+def check_labelled_doc(record: dict, where: str) -> None:
+    """Raise ValueError, naming `where`, unless the record is a document with a string `text` and a 0/1 `label`."""
+    if not isinstance(record.get("text"), str) or record.get("label") not in (0, 1, True, False):
+        raise ValueError(f"{where}: a labelled document needs a string 'text' and a 0/1 'label'")
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""Error documents: bad input records carried through the pipeline to `OUT/errors/` instead of being lost."""
+"""Error documents: bad input records carried through the pipeline to `OUT/errors/` instead of being lost.
+
+An error record in `OUT/errors/` holds `id`, `source` (the input record's `file:line`), `reason` and `text`
+(the raw record, cut to 10k characters).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import sys
 
 from datatrove.data import Document
 
-from prox.pipeline.metadata import PROX_KEY
+from prox.records.metadata import PROX_KEY
 
 ERROR_KEY = "prox_error"
 _SNIPPET_CHARS = 10_000
@@ -34,3 +38,13 @@ def mark_error(document: Document, reason: str) -> Document:
     print(f"prox: {where}: {reason}", file=sys.stderr)
     document.metadata[ERROR_KEY] = reason
     return document
+
+
+def error_record(document: Document) -> dict:
+    """The record of an error document as `OUT/errors/` stores it."""
+    return {
+        "id": document.id,
+        "source": source_of(document),
+        "reason": document.metadata.get(ERROR_KEY, "unknown"),
+        "text": document.text,
+    }
