@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,49 @@ def tiny_model_dir(llama2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
         if (llama2_dir / name).is_file():
             shutil.copy(llama2_dir / name, directory / name)
     return directory
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """A real S3-compatible server (moto's server mode) on 127.0.0.1, for storage tests; its endpoint URL.
+
+    The AWS variables point every client in this process, and in the `prox` processes tests start, at it.
+    Skipped when moto or s3fs is not installed (`pip install 'prox[s3]' 'moto[server]'`).
+    """
+    pytest.importorskip("s3fs")
+    server_module = pytest.importorskip("moto.server")
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    saved = {name: os.environ.get(name) for name in _S3_ENVIRONMENT}
+    os.environ.update(_S3_ENVIRONMENT | {"AWS_ENDPOINT_URL": endpoint})
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+_S3_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ENDPOINT_URL": "",
+}
+
+
+@pytest.fixture
+def s3_bucket(s3_server: str, request: pytest.FixtureRequest) -> str:
+    """A new, empty bucket on the test S3 server: `s3://NAME`."""
+    import fsspec
+
+    name = "prox-" + "".join(char if char.isalnum() else "-" for char in request.node.name.lower())[:50].strip("-")
+    fs = fsspec.filesystem("s3")
+    fs.mkdir(name)
+    fs.invalidate_cache()
+    return f"s3://{name}"

@@ -12,6 +12,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src"
 LAYERS = {
     "prox": 0,
     "prox.tokenizer": 0,
+    "prox.storage": 0,
     "prox.program": 1,
     "prox.chunking": 2,
     "prox.prompts": 2,

@@ -20,9 +20,9 @@ def test_document_files_are_the_kept_then_the_dropped_ones_sorted(tmp_path: Path
     (tmp_path / "errors").mkdir()
     (tmp_path / "errors" / "read_00000.jsonl.gz").write_bytes(b"")
     assert document_files(tmp_path) == [
-        tmp_path / "00000.jsonl.gz",
-        tmp_path / "00001.jsonl.gz",
-        tmp_path / "dropped" / "doc_00000.jsonl.gz",
+        str(tmp_path / "00000.jsonl.gz"),
+        str(tmp_path / "00001.jsonl.gz"),
+        str(tmp_path / "dropped" / "doc_00000.jsonl.gz"),
     ]
-    assert output_files(tmp_path / "errors") == [tmp_path / "errors" / "read_00000.jsonl.gz"]
+    assert output_files(tmp_path / "errors") == [str(tmp_path / "errors" / "read_00000.jsonl.gz")]
     assert output_files(tmp_path / "missing") == []

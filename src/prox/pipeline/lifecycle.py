@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from datatrove.pipeline.base import PipelineStep
 
+from prox import storage
 from prox.pipeline.run import RunSettings, make_executor, run, summarize
 from prox.pipeline.summary import format_summary
 
@@ -65,12 +65,12 @@ def judge(summary: dict, max_error_rate: float) -> RunOutcome:
 
 def check_replay_count(source: str, output: str) -> RunOutcome:
     """A replay must read back every record the source run wrote (its kept and dropped documents)."""
-    stats_path = Path(source) / "stats.json"
-    if not stats_path.is_file():
+    stats_path = storage.join(source, "stats.json")
+    if not storage.exists(stats_path):
         return RunOutcome(EXIT_OK, notes=[f"prox: {source} has no stats.json, so the replay count was not checked"])
-    written = json.loads(stats_path.read_text())
+    written = json.loads(storage.read_text(stats_path))
     expected = written.get("kept", 0) + written.get("dropped", 0)
-    replayed = json.loads((Path(output) / "stats.json").read_text())
+    replayed = json.loads(storage.read_text(storage.join(output, "stats.json")))
     unreadable = replayed["errors"]
     read = replayed["documents_in"] - unreadable
     if read == expected and not unreadable:

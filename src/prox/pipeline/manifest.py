@@ -9,11 +9,13 @@ would be skipped for the wrong files), so it stops before touching OUT and says 
 from __future__ import annotations
 
 import json
+import posixpath
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from prox import __version__
+from prox import __version__, storage
 from prox.pipeline.readers import InputFiles
 
 MANIFEST_NAME = "prox-run.json"
@@ -44,17 +46,20 @@ class ManifestMismatch(ValueError):
 
 def input_listing(files: InputFiles) -> dict:
     """The input files with their sizes, relative to their common root."""
-    root = Path(files.root)
     listed = [(path, "jsonl") for path in files.jsonl] + [(path, "parquet") for path in files.parquet]
+    fs, root = storage.filesystem(files.root)
     return {
         "root": files.root,
-        "files": [{"path": path, "format": kind, "bytes": _size(root / path)} for path, kind in sorted(listed)],
+        "files": [
+            {"path": path, "format": kind, "bytes": _size(fs, posixpath.join(root, path))}
+            for path, kind in sorted(listed)
+        ],
     }
 
 
-def _size(path: Path) -> int:
+def _size(fs: Any, path: str) -> int:
     try:
-        return path.stat().st_size
+        return int(fs.size(path))
     except OSError:
         return -1
 
@@ -68,16 +73,16 @@ def build_manifest(command: str, settings: dict, files: InputFiles) -> dict:
     )
 
 
-def manifest_path(output: str | Path) -> Path:
-    return Path(output) / "logs" / MANIFEST_NAME
+def manifest_path(output: str) -> str:
+    return storage.join(output, "logs", MANIFEST_NAME)
 
 
-def read_manifest(output: str | Path) -> dict | None:
-    """The manifest of the run in `output`, or None when there is none."""
+def read_manifest(output: str) -> dict | None:
+    """The manifest of the run in `output` (a local folder or a URL), or None when there is none."""
     path = manifest_path(output)
-    if not path.is_file():
+    if not storage.exists(path):
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(storage.read_text(path))
 
 
 def differences(before: dict, now: dict) -> list[str]:
@@ -126,19 +131,20 @@ def _input_difference(before: dict, now: dict) -> str:
     return f"inputs: {changed[0]} changed size ({old[changed[0]]:,} bytes before, {new[changed[0]]:,} now)"
 
 
-def prepare_output(output: str | Path, manifest: dict, overwrite: bool = False) -> bool:
+def prepare_output(output: str, manifest: dict, overwrite: bool = False) -> bool:
     """Make OUT ready for the run `manifest` describes; True when an earlier run of it is resumed.
 
     With `overwrite`, an earlier prox run in OUT is cleared first. A different earlier run raises
     `ManifestMismatch` (nothing in OUT is touched); so does a non-empty OUT that is not a prox run.
     """
-    out = Path(output)
+    out = str(output)
     earlier = read_manifest(out)
-    has_run = (out / "logs").is_dir()
+    logs = storage.join(out, "logs")
+    has_run = storage.is_dir(logs)
     if overwrite and (earlier is not None or has_run):
         clear_output(out)
         earlier, has_run = None, False
-    if earlier is None and has_run and any((out / "logs").iterdir()):
+    if earlier is None and has_run and storage.list_tree(logs):
         raise ManifestMismatch(
             f"{out} holds a run without a manifest (made by an older prox, or damaged); add --overwrite to clear "
             "it and start over, or choose another -o"
@@ -151,16 +157,18 @@ def prepare_output(output: str | Path, manifest: dict, overwrite: bool = False) 
                 "resume it, add --overwrite to clear it and start over, or choose another -o"
             )
         return True
-    path = manifest_path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    storage.write_text(manifest_path(out), json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return False
 
 
-def clear_output(out: Path) -> None:
-    """Remove everything in a prox output folder (the folder itself stays)."""
-    for entry in out.iterdir():
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
+def clear_output(out: str) -> None:
+    """Remove everything in a prox output folder (the folder itself stays, where folders exist)."""
+    if not storage.is_remote(out):
+        for entry in Path(out).iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        return
+    for location in storage.list_tree(out):
+        storage.remove(location)

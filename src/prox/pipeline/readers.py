@@ -13,13 +13,16 @@ import glob
 import hashlib
 import json
 import os
+import posixpath
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from datatrove.data import Document
 from datatrove.pipeline.readers import JsonlReader, ParquetReader
 
+from prox import storage
 from prox.records.errors import error_document
 from prox.records.metadata import PROX_KEY
 from prox.records.reading import BadRecord, read_jsonl, read_parquet, record_format
@@ -39,46 +42,61 @@ class InputFiles:
 
 
 def find_inputs(inputs: list[str], exclude: str | None = None) -> InputFiles:
-    """Expand files, globs and folders into readable input files; raise ValueError when there are none.
+    """Expand files, globs and folders (local paths or URLs of one file system) into readable input files;
+    raise ValueError when there are none.
 
     Files under `exclude` (the run's own output folder) and under earlier output folders found inside an
     input folder are skipped.
     """
-    files: set[Path] = set()
+    protocols = {storage.protocol_of(entry) for entry in inputs}
+    if len(protocols) > 1:
+        raise ValueError(f"inputs must lie on one file system; got {', '.join(sorted(protocols))}")
+    files: set[str] = set()
+    fs = None
     for entry in inputs:
-        matches = [Path(match) for match in glob.glob(entry, recursive=True)] or [Path(entry)]
+        fs, path = storage.filesystem(entry)
+        matches = sorted(fs.glob(path)) if glob.has_magic(path) else [path]
+        if not matches:
+            raise ValueError(f"{entry}: no such file, folder or glob match")
         for match in matches:
-            if match.is_dir():
-                # Earlier prox/datatrove outputs inside the folder (marked by logs/completions) are not input.
-                outputs = [marker.parent.parent for marker in match.rglob("logs/completions") if marker.is_dir()]
-                files.update(
-                    path
-                    for path in match.rglob("*")
-                    if path.is_file() and _format_of(path) and not any(path.is_relative_to(out) for out in outputs)
-                )
-            elif match.is_file():
-                if not _format_of(match):
-                    raise ValueError(f"{match}: not a .jsonl, .jsonl.gz, .jsonl.zst or .parquet file")
-                files.add(match)
-            else:
-                raise ValueError(f"{entry}: no such file, folder or glob match")
-    if exclude is not None:
-        skipped = Path(exclude).resolve()
-        files = {path for path in files if not path.resolve().is_relative_to(skipped)}
+            files.update(_input_files(fs, match, entry))
+    if exclude is not None and storage.protocol_of(exclude) in protocols:
+        skipped = _real(fs, storage.filesystem(exclude)[1]).rstrip("/") + "/"
+        files = {path for path in files if not path.startswith(skipped)}
     if not files:
         raise ValueError(f"no .jsonl, .jsonl.gz, .jsonl.zst or .parquet files in {' '.join(inputs)}")
-    absolute = sorted(path.resolve() for path in files)
-    root = Path(os.path.commonpath([str(path.parent) for path in absolute]))
-    relative = [str(path.relative_to(root)) for path in absolute]
+    located = sorted(files)
+    root = posixpath.commonpath([posixpath.dirname(path) for path in located])
+    relative = [posixpath.relpath(path, root) for path in located]
+    if storage.is_remote(inputs[0]):
+        root = fs.unstrip_protocol(root)
     return InputFiles(
-        root=str(root),
-        jsonl=tuple(path for path in relative if _format_of(Path(path)) == "jsonl"),
-        parquet=tuple(path for path in relative if _format_of(Path(path)) == "parquet"),
+        root=root,
+        jsonl=tuple(path for path in relative if record_format(path) == "jsonl"),
+        parquet=tuple(path for path in relative if record_format(path) == "parquet"),
     )
 
 
-def _format_of(path: Path) -> str | None:
-    return record_format(path.name)
+def _input_files(fs: Any, match: str, entry: str) -> list[str]:
+    """The readable files a file or folder match names, with symbolic links of local files resolved."""
+    if fs.isdir(match):
+        found = fs.find(match)
+        # Earlier prox/datatrove outputs inside the folder (marked by logs/completions) are not input.
+        outputs = {path.split("/logs/completions/")[0] + "/" for path in found if "/logs/completions/" in path}
+        return [
+            _real(fs, path)
+            for path in found
+            if record_format(path) and not any(path.startswith(output) for output in outputs)
+        ]
+    if fs.isfile(match):
+        if not record_format(match):
+            raise ValueError(f"{match}: not a .jsonl, .jsonl.gz, .jsonl.zst or .parquet file")
+        return [_real(fs, match)]
+    raise ValueError(f"{entry}: no such file, folder or glob match")
+
+
+def _real(fs: Any, path: str) -> str:
+    return os.path.realpath(path) if "file" in fs.protocol else path
 
 
 def stable_id(source_file: str, index: int) -> str:

@@ -16,6 +16,7 @@ from typing import Literal
 
 from datatrove.pipeline.base import PipelineStep
 
+from prox import storage
 from prox.generators import ProgramGenerator, RefinerSettings
 from prox.generators.lite import LiteSettings
 from prox.pipeline.attempts import ClearAttempt, PublishAttempt, writer_targets
@@ -101,7 +102,7 @@ class RunSettings:
 
     @property
     def logging_dir(self) -> str:
-        return str(Path(self.output) / "logs")
+        return storage.join(self.output, "logs")
 
 
 def resolve_tasks(settings: RunSettings, files: InputFiles) -> None:
@@ -114,22 +115,22 @@ def resolve_tasks(settings: RunSettings, files: InputFiles) -> None:
 
 
 def check_output(output: str) -> None:
-    """Fail early, with what to do, when OUT cannot be written."""
-    path = Path(output)
+    """Fail early, with what to do, when OUT cannot be written (a local folder or a URL)."""
+    probe = storage.join(output, ".prox-write-test")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".prox-write-test"
-        probe.write_text("")
-        probe.unlink()
+        storage.write_text(probe, "")
+        storage.remove(probe)
     except OSError as error:
+        if storage.is_remote(output):
+            raise ValueError(f"cannot write to {storage.explain(output, error)}") from None
         raise ValueError(f"cannot write to {output} ({error.strerror}); choose another -o folder") from None
+    except Exception as error:  # a remote store's client raises its own kinds (no bucket, no credentials)
+        raise ValueError(f"cannot write to {storage.explain(output, error)}") from None
 
 
 def readers(settings: RunSettings, files: InputFiles, replay: bool = False) -> list[PipelineStep]:
     """One reader per input format; each lists its files in OUT/logs so every task sees the same list."""
     steps: list[PipelineStep] = []
-    logs = Path(settings.logging_dir)
-    logs.mkdir(parents=True, exist_ok=True)
     common = {
         "text_key": settings.text_key,
         "id_key": settings.id_key,
@@ -144,9 +145,9 @@ def readers(settings: RunSettings, files: InputFiles, replay: bool = False) -> l
     ):
         if not paths:
             continue
-        paths_file = logs / f"inputs-{name}.txt"
-        paths_file.write_text("".join(f"{path}\n" for path in paths))
-        steps.append(reader_class(files.root, paths_file=str(paths_file), **common))
+        paths_file = storage.join(settings.logging_dir, f"inputs-{name}.txt")
+        storage.write_text(paths_file, "".join(f"{path}\n" for path in paths))
+        steps.append(reader_class(files.root, paths_file=paths_file, **common))
     return steps
 
 
@@ -162,11 +163,10 @@ def refine_pipeline(settings: RunSettings, generator: ProgramGenerator | None = 
     generator = generator or settings.refiner.for_stages(settings.stages).for_output(settings.logging_dir).build()
     manifest = build_manifest("refine", {"refiner": generator.describe()} | settings.manifest_settings(), files)
     prepare_output(settings.output, manifest, settings.overwrite)
-    out = Path(settings.output)
+    out = settings.output
     steps = readers(settings, files)
-    steps.append(AccountInput(errors_writer=errors_writer(str(out / "errors"), "read_")))
-    dropped = str(out / "dropped")
-    errors = str(out / "errors")
+    dropped, errors = storage.join(out, "dropped"), storage.join(out, "errors")
+    steps.append(AccountInput(errors_writer=errors_writer(errors, "read_")))
     if "doc" in settings.stages:
         steps.append(
             DocStage(
@@ -190,7 +190,7 @@ def refine_pipeline(settings: RunSettings, generator: ProgramGenerator | None = 
         )
     steps[-1].closes_generator = True  # the last stage that uses the generator frees it
     steps.append(TallyKept())
-    steps.append(document_writer(str(out), "", settings.output_format, settings.layout))
+    steps.append(document_writer(out, "", settings.output_format, settings.layout))
     return _with_attempts(steps)
 
 
@@ -202,34 +202,37 @@ def _with_attempts(steps: list[PipelineStep]) -> list[PipelineStep]:
 
 def replay_pipeline(settings: RunSettings) -> list[PipelineStep]:
     """Recorded programs of an earlier run (its kept and dropped documents) re-executed under a policy."""
-    source = Path(settings.inputs[0])
-    if not (source / "logs").is_dir():
+    source = settings.inputs[0]
+    if not storage.is_dir(storage.join(source, "logs")):
         raise ValueError(f"{source} is not a prox refine output folder (no logs/ inside)")
-    documents = [str(path) for path in document_files(source)]
+    documents = document_files(source)
     if not documents:
         raise ValueError(f"{source} holds no refined or dropped documents to replay")
     files = find_inputs(documents)
     resolve_tasks(settings, files)
     # Replays of one source folder share a root; a different source is a different run.
-    settings_now = {"source": str(source.resolve())} | settings.manifest_settings()
+    located = source if storage.is_remote(source) else str(Path(source).resolve())
+    settings_now = {"source": located} | settings.manifest_settings()
     prepare_output(settings.output, build_manifest("execute", settings_now, files), settings.overwrite)
-    out = Path(settings.output)
+    out = settings.output
+    dropped, errors = storage.join(out, "dropped"), storage.join(out, "errors")
     steps = readers(settings, files, replay=True)
-    steps.append(AccountInput(errors_writer=errors_writer(str(out / "errors"), "read_")))
+    steps.append(AccountInput(errors_writer=errors_writer(errors, "read_")))
     steps.append(
         ReplayStage(
             get_policy(settings.policy),
-            dropped_writer=document_writer(str(out / "dropped"), "replay_", settings.output_format, settings.layout),
-            errors_writer=errors_writer(str(out / "errors"), "replay_"),
+            dropped_writer=document_writer(dropped, "replay_", settings.output_format, settings.layout),
+            errors_writer=errors_writer(errors, "replay_"),
         )
     )
     steps.append(TallyKept())
-    steps.append(document_writer(str(out), "", settings.output_format, settings.layout))
+    steps.append(document_writer(out, "", settings.output_format, settings.layout))
     return _with_attempts(steps)
 
 
 def make_executor(pipeline: list[PipelineStep], settings: RunSettings):  # noqa: ANN201 - a datatrove executor
     """The datatrove executor for `settings.executor`."""
+    storage.filesystem(settings.logging_dir)  # a fresh listing of the completion markers, not a cached one
     if settings.executor == "local":
         from datatrove.executor import LocalPipelineExecutor
 
@@ -279,4 +282,4 @@ def run(pipeline: list[PipelineStep], settings: RunSettings) -> dict:
 
 def summarize(settings: RunSettings) -> dict:
     """Write OUT/stats.json from the finished tasks of this run's configuration."""
-    return write_summary(settings.logging_dir, Path(settings.output) / "stats.json", settings.tasks)
+    return write_summary(settings.logging_dir, storage.join(settings.output, "stats.json"), settings.tasks)

@@ -8,32 +8,37 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from pathlib import Path
 
+from prox import storage
 from prox.pipeline.stat_names import DROPPED_PREFIX, GENERATION_FAILURES, KEPT_PREFIX, TOTALS
 
 
-def finished_tasks(logging_dir: str | Path, tasks: int) -> list[int]:
-    """The ranks below `tasks` that have both a completion marker and their stats."""
-    logs = Path(logging_dir)
+def finished_tasks(logging_dir: str, tasks: int) -> list[int]:
+    """The ranks below `tasks` that have both a completion marker and their stats (local folder or URL)."""
+    listed = set(storage.list_tree(logging_dir))
     return [
-        rank
-        for rank in range(tasks)
-        if (logs / "completions" / f"{rank:05d}").is_file() and (logs / "stats" / f"{rank:05d}.json").is_file()
+        rank for rank in range(tasks) if _marker(logging_dir, rank) in listed and _stats(logging_dir, rank) in listed
     ]
 
 
-def task_totals(logging_dir: str | Path, rank: int) -> dict[str, float]:
+def _marker(logging_dir: str, rank: int) -> str:
+    return storage.join(logging_dir, "completions", f"{rank:05d}")
+
+
+def _stats(logging_dir: str, rank: int) -> str:
+    return storage.join(logging_dir, "stats", f"{rank:05d}.json")
+
+
+def task_totals(logging_dir: str, rank: int) -> dict[str, float]:
     """Every metric of one finished task, summed over its steps."""
     totals: dict[str, float] = defaultdict(float)
-    path = Path(logging_dir, "stats", f"{rank:05d}.json")
-    for step in json.loads(path.read_text()):  # datatrove's PipelineStats.to_json layout
+    for step in json.loads(storage.read_text(_stats(logging_dir, rank))):  # datatrove's PipelineStats layout
         for metric, value in step.get("stats", {}).items():
             totals[metric] += value.get("total", 0) if isinstance(value, dict) else value
     return totals
 
 
-def step_totals(logging_dir: str | Path, tasks: int) -> dict[str, float]:
+def step_totals(logging_dir: str, tasks: int) -> dict[str, float]:
     """Every metric of the run's finished tasks (those of earlier, resumed attempts too), summed."""
     totals: dict[str, float] = defaultdict(float)
     for rank in finished_tasks(logging_dir, tasks):
@@ -42,16 +47,15 @@ def step_totals(logging_dir: str | Path, tasks: int) -> dict[str, float]:
     return totals
 
 
-def reopen_failed_tasks(logging_dir: str | Path, tasks: int) -> tuple[int, int]:
+def reopen_failed_tasks(logging_dir: str, tasks: int) -> tuple[int, int]:
     """Mark the finished tasks whose generation failed for some documents as not finished, so the run does
     them again (their files are replaced when they rerun). Returns (tasks reopened, documents that failed)."""
-    logs = Path(logging_dir)
     reopened = failed = 0
-    for rank in finished_tasks(logs, tasks):
-        failures = int(task_totals(logs, rank).get(GENERATION_FAILURES, 0))
+    for rank in finished_tasks(logging_dir, tasks):
+        failures = int(task_totals(logging_dir, rank).get(GENERATION_FAILURES, 0))
         if failures:
-            (logs / "completions" / f"{rank:05d}").unlink()
-            (logs / "stats" / f"{rank:05d}.json").unlink()
+            storage.remove(_marker(logging_dir, rank))
+            storage.remove(_stats(logging_dir, rank))
             reopened, failed = reopened + 1, failed + failures
     return reopened, failed
 
@@ -92,10 +96,10 @@ def build_summary(totals: dict[str, float], tasks: int, tasks_finished: int) -> 
     }
 
 
-def write_summary(logging_dir: str | Path, output: str | Path, tasks: int) -> dict:
+def write_summary(logging_dir: str, output: str, tasks: int) -> dict:
     finished = len(finished_tasks(logging_dir, tasks))
     summary = build_summary(step_totals(logging_dir, tasks), tasks, finished)
-    Path(output).write_text(json.dumps(summary, indent=2) + "\n")
+    storage.write_text(output, json.dumps(summary, indent=2) + "\n")
     return summary
 
 

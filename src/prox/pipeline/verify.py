@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prox import storage
 from prox.pipeline.manifest import read_manifest
 from prox.pipeline.readers import ProxJsonlReader, ProxParquetReader
 from prox.pipeline.summary import finished_tasks
@@ -43,28 +44,34 @@ class Verification:
 
 
 def verify_output(output: str | Path) -> Verification:
-    """Check OUT against its manifest's inputs; never raises for damaged outputs (they are problems)."""
-    out = Path(output)
+    """Check OUT (a local folder or a URL) against its manifest's inputs; never raises for damaged outputs
+    (they are problems)."""
+    out = str(output)
     manifest = read_manifest(out)
     if manifest is None:
         raise ValueError(f"{out} has no logs/prox-run.json: not a prox output folder, or made by an older prox")
     result = Verification()
-    missing_tasks = sorted(set(range(manifest["tasks"])) - set(finished_tasks(out / "logs", manifest["tasks"])))
+    finished = finished_tasks(storage.join(out, "logs"), manifest["tasks"])
+    missing_tasks = sorted(set(range(manifest["tasks"])) - set(finished))
     if missing_tasks:
         result.problems.append(f"{len(missing_tasks)} tasks not finished (first: {missing_tasks[0]})")
-    leftovers = sorted(str(path.relative_to(out)) for path in out.rglob(f"*{PART_SUFFIX}"))
+    leftovers = [_relative(location, out) for location in storage.list_tree(out) if location.endswith(PART_SUFFIX)]
     if leftovers:
         result.problems.append(f"{len(leftovers)} unfinished files of killed attempts: {', '.join(leftovers[:3])}")
 
     expected = Counter(_input_positions(manifest))
     result.expected = sum(expected.values())
     found: Counter[str] = Counter()
-    for place, folder in (("kept", out), ("dropped", out / "dropped"), ("errors", out / "errors")):
+    for place, folder in (
+        ("kept", out),
+        ("dropped", storage.join(out, "dropped")),
+        ("errors", storage.join(out, "errors")),
+    ):
         count = 0
         for path in output_files(folder):
             for record in read_records(path):
                 if isinstance(record, BadRecord):  # a damaged output file is a finding, not a crash
-                    result.problems.append(f"{Path(record.file).relative_to(out)}:{record.line}: {record.reason}")
+                    result.problems.append(f"{_relative(record.file, out)}:{record.line}: {record.reason}")
                     continue
                 found[_position(record.data, place)] += 1
                 count += 1
@@ -104,6 +111,10 @@ def _input_positions(manifest: dict) -> Iterator[str]:
         for item in inputs["files"]:
             for document in readers[item["format"]].read_file(item["path"]):
                 yield source_of(document)
+
+
+def _relative(location: str, out: str) -> str:
+    return location[len(out) :].lstrip("/") if location.startswith(out) else location
 
 
 def _position(record: object, place: str) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from prox.storage import join, list_folder
+
 # What a finished task's data files end with; a task's unfinished files carry PART_SUFFIX after that.
 OUTPUT_SUFFIXES = (".jsonl.gz", ".parquet")
 PART_SUFFIX = ".part"
@@ -19,11 +21,12 @@ def is_output_file(name: str) -> bool:
     return name.endswith(OUTPUT_SUFFIXES)
 
 
-def output_files(folder: str | Path) -> list[Path]:
-    """The finished data files directly in one folder of a run, sorted; none when there is no such folder."""
-    return sorted(path for path in Path(folder).glob("*") if path.is_file() and is_output_file(path.name))
+def output_files(folder: str | Path) -> list[str]:
+    """The finished data files directly in one folder of a run (a local path or a URL), sorted; none when there
+    is no such folder."""
+    return [location for location in list_folder(str(folder)) if is_output_file(location)]
 
 
-def document_files(output: str | Path) -> list[Path]:
+def document_files(output: str | Path) -> list[str]:
     """The refined, then the dropped, document files of a run's output folder, in a stable order."""
-    return output_files(output) + output_files(Path(output) / "dropped")
+    return output_files(output) + output_files(join(str(output), "dropped"))

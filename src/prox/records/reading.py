@@ -24,8 +24,6 @@ and so are blank lines (they hold no record, but count as lines).
 
 from __future__ import annotations
 
-import errno
-import os
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -34,6 +32,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from datatrove.io import DataFolder
+
+from prox.remote import require_file
+from prox.storage import filesystem, is_remote
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".json.zst")
 PARQUET_SUFFIXES = (".parquet",)
@@ -87,9 +88,9 @@ def read_records(path: str | Path, folder: DataFolder | None = None) -> Iterator
 
 def read_records_strict(path: str | Path, folder: DataFolder | None = None) -> Iterator[Record]:
     """The records of a file, as `read_records`; raises ValueError, naming `file:line`, at the first bad one
-    (FileNotFoundError for a local file that does not exist)."""
-    if folder is None and not Path(path).exists():
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+    (FileNotFoundError for a file that does not exist, ValueError naming it for storage that cannot be reached)."""
+    if folder is None:
+        require_file(str(path))
     for record in read_records(path, folder):
         if isinstance(record, BadRecord):
             raise ValueError(f"{record.where}: cannot read the record ({record.reason})")
@@ -158,7 +159,13 @@ def read_parquet(
 
 
 def _open(path: str | Path, folder: DataFolder | None) -> BinaryIO:
-    return folder.open(str(path), "rb") if folder is not None else open(path, "rb")
+    """The file at `path` in `folder`, or at `path` itself: a local path or any fsspec URL."""
+    if folder is not None:
+        return folder.open(str(path), "rb")
+    if is_remote(str(path)):
+        fs, inner = filesystem(str(path))
+        return fs.open(inner, "rb")
+    return open(path, "rb")
 
 
 _BOM = b"\xef\xbb\xbf"

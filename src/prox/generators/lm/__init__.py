@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from prox import storage
 from prox.generators.lm.base import CompletionBackend, CompletionRequest, LMGenerator, LMSettings
 from prox.generators.lm.openai_backend import OpenAISettings
 from prox.generators.lm.transformers_backend import TransformersSettings
@@ -81,8 +83,13 @@ class LMRefinerSettings(RefinerSettings):
         )
 
     def for_output(self, logging_dir: str) -> LMRefinerSettings:
+        """The request cache in OUT/logs; for an OUT in object storage (sqlite needs a local file), in a local
+        folder named after OUT: `~/.cache/prox/requests/`."""
         if self.cache is not None:
             return self
+        if storage.is_remote(logging_dir):
+            digest = hashlib.sha256(logging_dir.encode()).hexdigest()[:16]
+            return replace(self, cache=str(Path.home() / ".cache" / "prox" / "requests" / f"{digest}.sqlite"))
         return replace(self, cache=str(Path(logging_dir) / "requests.sqlite"))
 
     def build(self) -> LMGenerator:
