@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from prox.pipeline.readers import ProxJsonlReader, ProxParquetReader
 from prox.pipeline.summary import finished_tasks
 from prox.records.errors import source_of
 from prox.records.files import PART_SUFFIX, output_files
-from prox.records.layouts import replay_record
+from prox.records.layouts import record_metadata, replay_record
 from prox.records.metadata import PROX_KEY
 from prox.records.reading import BadRecord, read_records
 
@@ -122,10 +121,7 @@ def _position(record: object, place: str) -> str:
         return f"(not a record: {str(record)[:40]})"
     if place == "errors":
         return str(record.get("source"))
-    metadata = record.get("metadata") or {}
-    if isinstance(metadata, str):
-        metadata = json.loads(metadata)
-    prox = metadata.get(PROX_KEY) or {}
+    prox = record_metadata(record).get(PROX_KEY) or {}
     return str(prox.get("source", record.get("id")))
 
 

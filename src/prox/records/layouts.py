@@ -47,11 +47,15 @@ def json_metadata(record: dict) -> dict:
     return record
 
 
+def record_metadata(data: dict) -> dict:
+    """A written record's `metadata`, decoded where Parquet stored it as a JSON string."""
+    metadata = data.get("metadata") or {}
+    return json.loads(metadata) if isinstance(metadata, str) else metadata
+
+
 def replay_record(data: dict) -> dict:
     """A refined or dropped record of either layout read back with its original text, for `prox execute`."""
-    metadata = data.get("metadata") or {}
-    if isinstance(metadata, str):
-        metadata = json.loads(metadata)
+    metadata = record_metadata(data)
     if "raw_content" in data:  # the prox-release layout
         provenance = metadata.pop(PROX_KEY, None)
         record = {
