@@ -4,6 +4,7 @@ random Llama saved with that tokenizer for the LM tests."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -108,7 +109,9 @@ def s3_bucket(s3_server: str, request: pytest.FixtureRequest) -> str:
     """A new, empty bucket on the test S3 server: `s3://NAME`."""
     import fsspec
 
-    name = "prox-" + "".join(char if char.isalnum() else "-" for char in request.node.name.lower())[:50].strip("-")
+    digest = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:12]
+    name = "prox-" + "".join(char if char.isalnum() else "-" for char in request.node.name.lower())[:40].strip("-")
+    name = f"{name}-{digest}"
     fs = fsspec.filesystem("s3")
     fs.mkdir(name)
     fs.invalidate_cache()

@@ -2,13 +2,23 @@
 
 Every location is a string. Local paths stay plain paths; a URL is opened through fsspec (and datatrove's
 `DataFolder`, which prox's readers and writers use), with errors that name the location and what to set or
-install when a file system's package or credentials are missing.
+install when a file system's package or credentials are missing. Whole folders (a lite model) are copied up
+from a local folder, or down into a local cache, in one go.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
+import hashlib
+import json
 import os
 import posixpath
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from datatrove.io import DataFolder, get_datafolder
@@ -136,3 +146,102 @@ def list_tree(location: str) -> list[str]:
         return []
     root = path.rstrip("/")
     return sorted(join(location, found[len(root) + 1 :]) for found in fs.find(path))
+
+
+@contextmanager
+def storage_errors(location: str, missing: str = "no such file") -> Iterator[None]:
+    """Storage failures inside the block as one-line errors naming `location`; `missing` says what a
+    FileNotFoundError means there."""
+    try:
+        yield
+    except ValueError:
+        raise  # prox's own, already naming what is wrong
+    except FileNotFoundError as error:
+        # s3fs names only the path for a missing key, and says so when the bucket is what is missing
+        reason = str(error)
+        if reason and filesystem(location)[1].rstrip("/") not in reason:
+            raise FileNotFoundError(explain(location, error)) from None
+        raise FileNotFoundError(f"{location}: {missing}") from None
+    except Exception as error:  # the file systems' clients raise their own kinds (botocore, aiohttp, ...)
+        raise ValueError(explain(location, error)) from None
+
+
+def require_file(location: str) -> None:
+    """Returns when `location` is an existing file (local or remote); raises FileNotFoundError or ValueError."""
+    if not is_remote(location):
+        if not os.path.exists(location):
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), location)
+        return
+    fs, path = filesystem(location)
+    with storage_errors(location):
+        kind = fs.info(path)["type"]
+    if kind != "file":
+        raise ValueError(f"{location} is a folder, not a file")
+
+
+def require_output_place(location: str) -> None:
+    """Returns when a remote `location`, or a folder above it (at least its bucket), exists, so that writing
+    there can succeed; a local location always can (its folders are made)."""
+    if not is_remote(location):
+        return
+    fs, path = filesystem(location)
+    place = path.rstrip("/")
+    with storage_errors(location):
+        while place:
+            try:
+                fs.info(place)
+                return
+            except FileNotFoundError:
+                above = posixpath.dirname(place)
+                place = "" if above == place else above
+    raise FileNotFoundError(f"{location}: neither it nor a folder above it exists (is the bucket's name right?)")
+
+
+def upload_folder(local: Path, location: str) -> None:
+    """Copy the files directly in the local folder `local` to the folder `location`, byte for byte."""
+    fs, path = filesystem(location)
+    with storage_errors(location, missing="cannot be written (no such bucket or folder)"):
+        for file in sorted(local.iterdir()):
+            if file.is_file():
+                fs.put_file(str(file), posixpath.join(path.rstrip("/"), file.name))
+
+
+@functools.lru_cache(maxsize=16)
+def local_copy(location: str, cache: Path) -> Path:
+    """A local folder holding the files directly in the remote folder `location`, fetched at most once per
+    process and kept in `cache` under a key of the URL and the files' listing (names, sizes and the checksums
+    or times the storage reports), so a changed folder is fetched again and an unchanged one is not."""
+    fs, path = filesystem(location)
+    with storage_errors(location, missing="no such folder"):
+        files = sorted((entry for entry in fs.ls(path, detail=True) if entry["type"] == "file"), key=_name)
+    listing = json.dumps([{key: str(value) for key, value in entry.items()} for entry in files], sort_keys=True)
+    key = hashlib.sha256(f"{location}\0{listing}".encode()).hexdigest()[:32]
+    target = cache / key
+    if target.is_dir():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    # Fetched beside the target and renamed into place, so a reader never sees a partial copy, and of two
+    # processes fetching at once, one copy wins and the other is dropped.
+    staging = Path(tempfile.mkdtemp(prefix=".fetching-", dir=cache))
+    try:
+        with storage_errors(location, missing="no such folder"):
+            for entry in files:
+                fs.get_file(entry["name"], str(staging / posixpath.basename(_name(entry))))
+        try:
+            staging.rename(target)
+        except OSError:
+            if not target.is_dir():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def cache_folder(name: str) -> Path:
+    """prox's cache folder for `name`: under $XDG_CACHE_HOME, or ~/.cache, in `prox/`."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "prox" / name
+
+
+def _name(entry: dict) -> str:
+    return entry["name"].rstrip("/")

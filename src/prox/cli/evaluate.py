@@ -23,7 +23,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "(the schema of ../shared/data/dclm_quality/dev.jsonl.gz): accuracy, keep-F1, balanced accuracy.",
     )
     parser.add_argument("level", choices=("lines", "docs"), help="what to score")
-    parser.add_argument("--gold", required=True, metavar="FILE", help="gold file (.jsonl or .jsonl.gz)")
+    parser.add_argument(
+        "--gold",
+        required=True,
+        metavar="FILE",
+        help="gold file: JSONL (plain, .gz or .zst) or Parquet; a path or a URL (s3://, gs://, hf://datasets/...)",
+    )
     parser.add_argument("--policy", default="release", choices=tuple(POLICIES), help="default: release")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N pages or documents")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")

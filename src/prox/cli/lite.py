@@ -9,6 +9,7 @@ import time
 
 from prox.lite.data import LabelledPage, read_examples
 from prox.lite.training import TrainingSettings, train_lite
+from prox.storage import require_output_place
 
 DEFAULT_MODEL_COMMAND = (
     "prox lite train ../shared/data/line_labels/wcxb_dev.jsonl.gz "
@@ -28,15 +29,20 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     train = actions.add_parser(
         "train",
         help="train a lite model folder",
-        description="Train a lite model from any mix of: line-labelled pages (.jsonl[.gz] records with `lines` "
-        "and `labels`, or `snippet_labels`), documents with a 0/1 `label` (records with `text` and `label`), "
-        "and output folders of `prox refine` run with another refiner (the student learns that teacher's "
-        "programs). Prints cross-validated metrics (folds are whole pages or documents), then fits on everything "
-        "and writes the model folder. Deterministic for a seed. The model shipped with prox was built with: "
-        f"{DEFAULT_MODEL_COMMAND}",
+        description="Train a lite model from any mix of: line-labelled pages (records with `lines` and `labels`, "
+        "or `snippet_labels`), documents with a 0/1 `label` (records with `text` and `label`), and output folders "
+        "of `prox refine` run with another refiner (the student learns that teacher's programs). Record files are "
+        "JSONL (plain, .gz or .zst) or Parquet. Inputs and the model folder may be local paths or URLs (s3://, "
+        "gs://, hf://datasets/..., any fsspec URL). Prints cross-validated metrics (folds are whole pages or "
+        "documents), then fits on everything and writes the model folder. Deterministic for a seed. The model "
+        f"shipped with prox was built with: {DEFAULT_MODEL_COMMAND}",
     )
-    train.add_argument("inputs", nargs="+", metavar="INPUT", help="labelled .jsonl[.gz] files or prox refine folders")
-    train.add_argument("-o", "--output", required=True, metavar="MODEL_DIR", help="where to write the model folder")
+    train.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="labelled record files or prox refine output folders (paths or URLs)"
+    )
+    train.add_argument(
+        "-o", "--output", required=True, metavar="MODEL_DIR", help="where to write the model folder (a path or a URL)"
+    )
     train.add_argument("--folds", type=int, default=5, help="cross-validation folds; 0 skips validation (default: 5)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--rounds", type=int, default=TrainingSettings.rounds, help="boosting rounds of the line model")
@@ -48,6 +54,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run_train(args: argparse.Namespace) -> int:
     if args.folds < 0 or args.rounds < 1:
         raise ValueError("--folds must be 0 or more and --rounds at least 1")
+    require_output_place(args.output)  # before the inputs are read and the models trained
     pages, docs = [], []
     for path in args.inputs:
         for example in read_examples(path):

@@ -37,7 +37,7 @@ _GLUED_SUFFIX = re.compile(
 
 
 class LiteGenerator(ProgramGenerator):
-    """Programs from a `LiteModel` (the one shipped with prox unless `model` names a folder)."""
+    """Programs from a `LiteModel` (the one shipped with prox unless `model` names a folder, local or a URL)."""
 
     name = "lite"
     chunk_budget = WHOLE_DOCUMENT
@@ -145,7 +145,7 @@ class LiteSettings(RefinerSettings):
     title = "lite refiner (the default)"
     model: str | None = option(
         None,
-        "a model folder written by `prox lite train` (default: the model shipped with prox)",
+        "a model folder written by `prox lite train`, a path or a URL (default: the model shipped with prox)",
         flag="--lite-model",
         metavar="DIR",
     )

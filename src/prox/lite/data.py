@@ -13,6 +13,7 @@ from pathlib import Path
 
 from prox.records.labels import check_labelled_doc, is_ambiguous, skips_page
 from prox.records.reading import read_records_strict
+from prox.storage import is_dir, storage_errors
 
 
 @dataclass
@@ -59,16 +60,18 @@ def doc_from_record(record: dict, where: str) -> LabelledDoc:
     return LabelledDoc(record["text"], int(record["label"]), where)
 
 
-def read_examples(path: str | Path) -> Iterator[LabelledPage | LabelledDoc]:
+def read_examples(location: str | Path) -> Iterator[LabelledPage | LabelledDoc]:
     """Examples from one file (JSONL, plain or compressed, or Parquet) of either schema, or from a `prox refine`
-    output folder."""
-    path = Path(path)
-    if path.is_dir():
+    output folder; a local path or a URL."""
+    location = str(location)
+    with storage_errors(location):
+        folder = is_dir(location)
+    if folder:
         from prox.lite.distill import teacher_examples
 
-        yield from teacher_examples(path)
+        yield from teacher_examples(location)
         return
-    for record in read_records_strict(path):
+    for record in read_records_strict(location):
         if "lines" in record.data:
             page = page_from_record(record.data, record.where)
             if page is not None:

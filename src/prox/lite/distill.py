@@ -18,6 +18,7 @@ from prox.records.layouts import replay_record
 from prox.records.metadata import PROX_KEY
 from prox.records.programs import parse_chunk_programs
 from prox.records.reading import read_records_strict
+from prox.storage import is_dir, storage_errors
 
 
 def teacher_examples(folder: str | Path, policy: ExecutionPolicy = RELEASE) -> Iterator[LabelledPage | LabelledDoc]:
@@ -28,13 +29,14 @@ def teacher_examples(folder: str | Path, policy: ExecutionPolicy = RELEASE) -> I
             yield from _record_examples(record.where, record.data, policy)
 
 
-def _teacher_files(folder: str | Path) -> list[Path]:
-    """The refined and dropped document files of a `prox refine` output folder; raises ValueError for a folder
-    that holds none."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ValueError(f"{folder} is not a prox refine output folder")
-    files = document_files(folder)
+def _teacher_files(folder: str | Path) -> list[str]:
+    """The refined and dropped document files of a `prox refine` output folder (a local path or a URL); raises
+    ValueError for a folder that holds none."""
+    folder = str(folder)
+    with storage_errors(folder, missing="no such folder"):
+        if not is_dir(folder):
+            raise ValueError(f"{folder} is not a prox refine output folder")
+        files = document_files(folder)
     if not files:
         raise ValueError(f"{folder} holds no refined or dropped documents (is it a prox refine output folder?)")
     return files

@@ -2,7 +2,8 @@
 
 Saved as a folder of plain files (no pickle, so a model folder from anywhere is safe to load):
 `model.json` (settings, feature names, document model, training report), `text_weights.tsv.gz` (word log-odds)
-and `line_model.txt.gz` (LightGBM's own text format).
+and `line_model.txt.gz` (LightGBM's own text format). A model folder may be a URL (s3://, gs://, hf://, ...): it
+is saved through a local folder and uploaded, and loaded from a local copy (`model_folder`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import gzip
 import hashlib
 import itertools
 import json
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -22,6 +24,7 @@ import numpy as np
 
 from prox.lite.doc_features import DOC_FEATURES, doc_features
 from prox.lite.features import LINE_FEATURES, base_features, context_features
+from prox.storage import cache_folder, is_remote, local_copy, upload_folder
 
 FORMAT_VERSION = 1
 DEFAULT_MODEL = "default_model"
@@ -116,6 +119,12 @@ class LiteModel:
         return np.vstack(rows)
 
     def save(self, folder: str | Path) -> None:
+        """Write the model folder; a URL gets the same files, written locally first and then uploaded."""
+        if is_remote(str(folder)):
+            with tempfile.TemporaryDirectory(prefix="prox-lite-model-") as staging:
+                self.save(staging)
+                upload_folder(Path(staging), str(folder))
+            return
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         weights = "".join(
@@ -138,12 +147,12 @@ class LiteModel:
 
     @classmethod
     def load(cls, folder: str | Path | None = None) -> LiteModel:
-        """The model saved in `folder`; the one shipped with prox when `folder` is None."""
+        """The model saved in `folder` (a local path or a URL); the one shipped with prox when `folder` is None."""
         if folder is None:
             with resources.as_file(resources.files("prox.lite") / DEFAULT_MODEL) as path:
                 return cls.load(path)
-        folder = Path(folder)
-        config_path = folder / "model.json"
+        local = model_folder(folder)
+        config_path = local / "model.json"
         if not config_path.is_file():
             raise FileNotFoundError(
                 f"{folder} is not a lite model folder (no model.json); build one with prox lite train"
@@ -158,13 +167,13 @@ class LiteModel:
                 f"{folder} was built by another version of prox (its features differ); retrain it with prox lite train"
             )
         weights: dict[str, float] = {}
-        with gzip.open(folder / "text_weights.tsv.gz", "rt", encoding="utf-8") as handle:
+        with gzip.open(local / "text_weights.tsv.gz", "rt", encoding="utf-8") as handle:
             for line in handle:
                 token, weight = line.rstrip("\n").rsplit("\t", 1)
                 weights[json.loads(token)] = float(weight)
         line_model = None
-        if (folder / "line_model.txt.gz").is_file():
-            with gzip.open(folder / "line_model.txt.gz", "rt", encoding="utf-8") as handle:
+        if (local / "line_model.txt.gz").is_file():
+            with gzip.open(local / "line_model.txt.gz", "rt", encoding="utf-8") as handle:
                 line_model = load_lightgbm().Booster(model_str=handle.read())
         doc_model = LogisticModel.from_json(config["doc_model"]) if config.get("doc_model") else None
         return cls(
@@ -178,7 +187,7 @@ def model_fingerprint(folder: str | Path | None = None) -> str:
         with resources.as_file(resources.files("prox.lite") / DEFAULT_MODEL) as path:
             return model_fingerprint(path)
     digest = hashlib.sha256()
-    for path in sorted(Path(folder).iterdir()):
+    for path in sorted(model_folder(folder).iterdir()):
         if path.is_file():
             digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
@@ -197,7 +206,17 @@ def shared_model(folder: str | Path | None = None) -> LiteModel:
     SIGTERM (Ray's handler raises inside `Booster.__del__`) and hangs the executor. `LiteGenerator` pickles
     without its model for the same reason.
     """
-    return _shared_model(None if folder is None else str(Path(folder).resolve()))
+    if folder is None or is_remote(str(folder)):
+        return _shared_model(None if folder is None else str(folder))
+    return _shared_model(str(Path(folder).resolve()))
+
+
+def model_folder(location: str | Path) -> Path:
+    """The local folder of a model: `location` itself, or for a URL a copy of its files, fetched once per
+    process into prox's cache (`~/.cache/prox/lite-models`), so its files, and its fingerprint, are the same."""
+    if not is_remote(str(location)):
+        return Path(location)
+    return local_copy(str(location), cache_folder("lite-models"))
 
 
 def _write_gzip(path: Path, text: str) -> None:

@@ -33,8 +33,7 @@ from typing import BinaryIO
 
 from datatrove.io import DataFolder
 
-from prox.remote import require_file
-from prox.storage import filesystem, is_remote
+from prox.storage import filesystem, is_remote, require_file
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".json.zst")
 PARQUET_SUFFIXES = (".parquet",)

@@ -83,13 +83,13 @@ class LMRefinerSettings(RefinerSettings):
         )
 
     def for_output(self, logging_dir: str) -> LMRefinerSettings:
-        """The request cache in OUT/logs; for an OUT in object storage (sqlite needs a local file), in a local
-        folder named after OUT: `~/.cache/prox/requests/`."""
+        """The request cache in OUT/logs; for an OUT in object storage (sqlite needs a local file), a local file
+        named after OUT in `~/.cache/prox/requests/` (or under $XDG_CACHE_HOME)."""
         if self.cache is not None:
             return self
         if storage.is_remote(logging_dir):
             digest = hashlib.sha256(logging_dir.encode()).hexdigest()[:16]
-            return replace(self, cache=str(Path.home() / ".cache" / "prox" / "requests" / f"{digest}.sqlite"))
+            return replace(self, cache=str(storage.cache_folder("requests") / f"{digest}.sqlite"))
         return replace(self, cache=str(Path(logging_dir) / "requests.sqlite"))
 
     def build(self) -> LMGenerator:
