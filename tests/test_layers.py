@@ -1,4 +1,4 @@
-"""Imports run down the layers only: program → chunking/prompts → records → generators/lite → pipeline →
+"""Imports run down the layers only: program → chunking/prompts → records → generators/lite/synth → pipeline →
 evaluation → cli, so a reader follows a document's path by following imports in one direction."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ LAYERS = {
     "prox.records": 3,
     "prox.generators": 4,
     "prox.lite": 4,
+    "prox.synth": 4,
     "prox.pipeline": 5,
     "prox.evaluation": 6,
     "prox.cli": 7,

@@ -7,7 +7,7 @@ import errno
 import sys
 
 from prox import __version__
-from prox.cli import evaluate, lite, prompt, refine, verify
+from prox.cli import evaluate, lite, prompt, refine, synth, verify
 
 
 class CommandError(Exception):
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_parser(commands)
     lite.add_parser(commands)
     prompt.add_parser(commands)
+    synth.add_parser(commands)
     verify.add_parser(commands)
     return parser
 

@@ -26,7 +26,7 @@ def teacher_examples(folder: str | Path, policy: ExecutionPolicy = RELEASE) -> I
     has chunk programs; `source` is the output record's `file:line`. Unreadable records raise ValueError."""
     for path in _teacher_files(folder):
         for record in read_records_strict(path):
-            yield from _record_examples(record.where, record.data, policy)
+            yield from record_examples(record.where, record.data, policy)
 
 
 def _teacher_files(folder: str | Path) -> list[str]:
@@ -42,7 +42,7 @@ def _teacher_files(folder: str | Path) -> list[str]:
     return files
 
 
-def _record_examples(where: str, data: object, policy: ExecutionPolicy) -> Iterator[LabelledPage | LabelledDoc]:
+def record_examples(where: str, data: object, policy: ExecutionPolicy) -> Iterator[LabelledPage | LabelledDoc]:
     if not isinstance(data, dict):
         raise ValueError(f"{where}: record is a JSON {type(data).__name__}, not an object")
     try:

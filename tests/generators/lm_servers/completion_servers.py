@@ -1,5 +1,5 @@
-"""An OpenAI-compatible completions server for tests: stdlib HTTP on 127.0.0.1 (port 0), in a daemon thread,
-answering with a function of the posted payload. No model here; `conftest.py` puts one behind it."""
+"""An OpenAI-compatible completions and chat server for tests: stdlib HTTP on 127.0.0.1 (port 0), in a daemon
+thread, answering with a function of the posted payload. No model here; `conftest.py` puts one behind it."""
 
 from __future__ import annotations
 
@@ -24,20 +24,38 @@ def completion(text: str) -> Reply:
     return Reply(body={"object": "text_completion", "choices": [{"index": 0, "text": text, "finish_reason": "stop"}]})
 
 
+def chat_answer(text: str, prompt_tokens: int = 11, completion_tokens: int = 7, finish_reason: str = "stop") -> Reply:
+    message = {"role": "assistant", "content": text}
+    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
+    choice = {"index": 0, "message": message, "finish_reason": finish_reason}
+    return Reply(body={"object": "chat.completion", "choices": [choice], "usage": usage})
+
+
 def prompt_key(prompt: list[int] | str) -> tuple[int, ...] | str:
     return tuple(prompt) if isinstance(prompt, list) else prompt
 
 
-class CompletionServer:
-    """Serves POST /v1/completions with `answer(payload, hit)`, `hit` counting earlier posts of that prompt.
+def messages_key(messages: list[dict]) -> str:
+    return json.dumps(messages, sort_keys=True)
 
-    Records every payload and header set, and the most requests it ever held at once.
+
+def payload_key(payload: dict) -> tuple[int, ...] | str:
+    """What identifies a request: its prompt (completions) or its messages (chat)."""
+    return messages_key(payload["messages"]) if "messages" in payload else prompt_key(payload.get("prompt"))
+
+
+class CompletionServer:
+    """Serves POST /v1/completions and /v1/chat/completions with `answer(payload, hit)`, `hit` counting earlier
+    posts of that prompt (or those messages).
+
+    Records every payload, path and header set, and the most requests it ever held at once.
     """
 
     def __init__(self, answer: Callable[[dict, int], Reply]):
         self.answer = answer
         self.payloads: list[dict] = []
         self.headers: list[dict[str, str]] = []
+        self.paths: list[str] = []
         self.hits: Counter = Counter()
         self.in_flight = 0
         self.max_in_flight = 0
@@ -56,6 +74,9 @@ class CompletionServer:
     def hits_of(self, prompt: list[int] | str) -> int:
         return self.hits[prompt_key(prompt)]
 
+    def hits_of_messages(self, messages: list[dict]) -> int:
+        return self.hits[messages_key(messages)]
+
     def __enter__(self) -> CompletionServer:
         self.thread.start()
         return self
@@ -66,13 +87,14 @@ class CompletionServer:
         self.httpd.server_close()
         self.thread.join(timeout=5)
 
-    def handle(self, payload: dict, headers: dict[str, str]) -> Reply:
-        key = prompt_key(payload.get("prompt"))
+    def handle(self, payload: dict, headers: dict[str, str], path: str) -> Reply:
+        key = payload_key(payload)
         with self.lock:
             hit = self.hits[key]
             self.hits[key] += 1
             self.payloads.append(payload)
             self.headers.append(headers)
+            self.paths.append(path)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -91,10 +113,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         server: CompletionServer = self.server.owner  # type: ignore[attr-defined]
         payload = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-        if self.path != "/v1/completions":
+        if self.path not in ("/v1/completions", "/v1/chat/completions"):
             reply = Reply(404, {"error": {"message": f"no route {self.path}"}})
         else:
-            reply = server.handle(payload, dict(self.headers))
+            reply = server.handle(payload, dict(self.headers), self.path)
         body = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
         self.send_response(reply.status)
         self.send_header("Content-Type", "application/json")

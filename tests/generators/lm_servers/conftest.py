@@ -10,13 +10,19 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from completion_servers import CompletionServer, Reply, completion, greedy_ids
+from completion_servers import CompletionServer, Reply, chat_answer, completion, greedy_ids
+
+
+def _echo(payload: dict, hit: int) -> Reply:
+    if "messages" in payload:
+        return chat_answer(json.dumps(payload["messages"]))
+    return completion(json.dumps(payload["prompt"]))
 
 
 @pytest.fixture
 def fault_server() -> Iterator[CompletionServer]:
-    """A server with no model; each test sets `answer`. By default it echoes the prompt back."""
-    with CompletionServer(lambda payload, hit: completion(json.dumps(payload["prompt"]))) as server:
+    """A server with no model; each test sets `answer`. By default it echoes the prompt (or messages) back."""
+    with CompletionServer(_echo) as server:
         yield server
 
 

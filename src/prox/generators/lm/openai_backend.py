@@ -1,10 +1,12 @@
-"""Greedy completions from any OpenAI-compatible *completions* server: vllm serve, SGLang, llama.cpp, TGI.
+"""Completions and chat answers from any OpenAI-compatible server: vllm serve, SGLang, llama.cpp, TGI, hosted APIs.
 
-Each request is one POST to `{base_url}/completions` with the prompt's token ids (or its text, for servers
-that take no ids), `temperature=0` and `max_tokens`. Requests run concurrently (at most `concurrency` in
-flight); 429s, 5xx, connection errors, timeouts and unreadable bodies are retried with capped, jittered
-exponential backoff. A request that still fails, or that the server refuses (another 4xx), becomes a
-`GenerationFailure` for that request alone; the rest of the batch is unaffected.
+A completion request is one POST to `{base_url}/completions` with the prompt's token ids (or its text, for
+servers that take no ids), `temperature=0` and `max_tokens`; a chat request (a teacher LLM) is one POST to
+`{base_url}/chat/completions` with its messages, its temperature (0 by default) and `max_tokens`. Both share
+one transport: requests run concurrently (at most `concurrency` in flight); 429s, 5xx, connection errors,
+timeouts and unreadable bodies are retried with capped, jittered exponential backoff. A request that still
+fails, or that the server refuses (another 4xx), becomes a `GenerationFailure` for that request alone; the
+rest of the batch is unaffected.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from prox.generators.base import GenerationFailure
 from prox.generators.lm.base import CompletionBackend, CompletionRequest
+from prox.generators.lm.chat import ChatAnswer, ChatBackend, ChatRequest, ChatResult
 from prox.generators.settings import OptionSet, option
 
 if TYPE_CHECKING:
@@ -44,12 +47,21 @@ class _Refused(Exception):
     """An attempt the server refused for good (a 4xx other than the retried ones)."""
 
 
-class OpenAIBackend(CompletionBackend):
-    """Completions from an OpenAI-compatible server at `base_url` (e.g. `http://host:8000/v1`).
+class _Post(NamedTuple):
+    """One request to send: where, the JSON body, and how to read the answer out of the decoded reply."""
+
+    url: str
+    body: dict
+    read: Callable[[Any], Any]
+
+
+class OpenAIBackend(CompletionBackend, ChatBackend):
+    """Completions and chat answers from an OpenAI-compatible server at `base_url` (e.g. `http://host:8000/v1`).
 
     `max_retries` counts the attempts after the first; `timeout` bounds each attempt, in seconds.
-    `send="ids"` posts the token ids (exactly what the release's engine saw); `send="text"` posts the prompt
-    text, which the server tokenizes itself (most add a BOS of their own before the text's `<s>`).
+    For completions, `send="ids"` posts the token ids (exactly what the release's engine saw); `send="text"`
+    posts the prompt text, which the server tokenizes itself (most add a BOS of their own before the text's
+    `<s>`). Chat requests always post their messages.
     """
 
     name = "openai"
@@ -73,6 +85,7 @@ class OpenAIBackend(CompletionBackend):
         if concurrency < 1 or max_retries < 0 or timeout <= 0 or backoff < 0:
             raise ValueError("concurrency must be >= 1, max_retries >= 0, timeout > 0 and backoff >= 0")
         self.url = base_url.rstrip("/") + "/completions"
+        self.chat_url = base_url.rstrip("/") + "/chat/completions"
         self.api_key = api_key
         self.concurrency = concurrency
         self.timeout = timeout
@@ -82,19 +95,58 @@ class OpenAIBackend(CompletionBackend):
         self.send = send
 
     def complete(self, requests: Sequence[CompletionRequest]) -> list[str | GenerationFailure]:
-        if not requests:
-            return []
+        posts: list[_Post | GenerationFailure] = []
+        for request in requests:
+            if self.send == "text" and not request.prompt_text:
+                posts.append(GenerationFailure("openai: the request has no prompt text to send (send='text')"))
+            else:
+                posts.append(_Post(self.url, self.payload(request), _completion_text))
+        return self._run(posts)
+
+    def chat(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
+        return self._run([_Post(self.chat_url, self.chat_payload(request), _chat_answer) for request in requests])
+
+    def payload(self, request: CompletionRequest) -> dict:
+        """The JSON body of one completion request: greedy, one choice, `max_tokens` new tokens."""
+        prompt: list[int] | str = list(request.prompt_ids) if self.send == "ids" else request.prompt_text
+        return {
+            "model": request.model,
+            "prompt": prompt,
+            "max_tokens": request.max_new_tokens,
+            "temperature": 0,
+            "n": 1,
+        }
+
+    def chat_payload(self, request: ChatRequest) -> dict:
+        """The JSON body of one chat request: its messages and temperature, one choice, `max_tokens` new tokens."""
+        return {
+            "model": request.model,
+            "messages": [{"role": message.role, "content": message.content} for message in request.messages],
+            "max_tokens": request.max_new_tokens,
+            "temperature": request.temperature,
+            "n": 1,
+        }
+
+    def retry_delay(self, retry: int) -> float:
+        """Seconds to wait before retry number `retry` (1, 2, ...): exponential, capped, with jitter."""
+        delay = min(self.max_backoff, self.backoff * 2 ** (retry - 1))
+        return delay * random.uniform(0.5, 1.0)
+
+    def _run(self, posts: Sequence[_Post | GenerationFailure]) -> list:
+        """Each post's answer or failure, in order; a failure given in place of a post is passed through."""
+        if not any(isinstance(post, _Post) for post in posts):
+            return list(posts)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self._complete_all(requests))
+            return asyncio.run(self._send_all(posts))
         # Called from inside a running event loop (a notebook, an async caller): run ours on a thread.
-        results: list[list[str | GenerationFailure]] = []
+        results: list[list] = []
         errors: list[BaseException] = []
 
         def run_in_thread() -> None:
             try:
-                results.append(asyncio.run(self._complete_all(requests)))
+                results.append(asyncio.run(self._send_all(posts)))
             except BaseException as error:  # re-raised in the caller's thread
                 errors.append(error)
 
@@ -105,36 +157,19 @@ class OpenAIBackend(CompletionBackend):
             raise errors[0]
         return results[0]
 
-    def payload(self, request: CompletionRequest) -> dict:
-        """The JSON body of one request: greedy, one choice, `max_tokens` new tokens."""
-        prompt: list[int] | str = list(request.prompt_ids) if self.send == "ids" else request.prompt_text
-        return {
-            "model": request.model,
-            "prompt": prompt,
-            "max_tokens": request.max_new_tokens,
-            "temperature": 0,
-            "n": 1,
-        }
-
-    def retry_delay(self, retry: int) -> float:
-        """Seconds to wait before retry number `retry` (1, 2, ...): exponential, capped, with jitter."""
-        delay = min(self.max_backoff, self.backoff * 2 ** (retry - 1))
-        return delay * random.uniform(0.5, 1.0)
-
-    async def _complete_all(self, requests: Sequence[CompletionRequest]) -> list[str | GenerationFailure]:
+    async def _send_all(self, posts: Sequence[_Post | GenerationFailure]) -> list:
         httpx = _import_httpx()
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
         semaphore = asyncio.Semaphore(self.concurrency)
         async with httpx.AsyncClient(headers=headers, limits=limits, timeout=httpx.Timeout(self.timeout)) as client:
-            return list(await asyncio.gather(*(self._complete_one(client, semaphore, r) for r in requests)))
+            return list(await asyncio.gather(*(self._send_one(client, semaphore, post) for post in posts)))
 
-    async def _complete_one(
-        self, client: httpx.AsyncClient, semaphore: asyncio.Semaphore, request: CompletionRequest
-    ) -> str | GenerationFailure:
-        if self.send == "text" and not request.prompt_text:
-            return GenerationFailure("openai: the request has no prompt text to send (send='text')")
-        body = self.payload(request)
+    async def _send_one(
+        self, client: httpx.AsyncClient, semaphore: asyncio.Semaphore, post: _Post | GenerationFailure
+    ) -> Any:
+        if isinstance(post, GenerationFailure):
+            return post
         attempts = self.max_retries + 1
         problem = "no attempt made"
         for attempt in range(1, attempts + 1):
@@ -143,7 +178,7 @@ class OpenAIBackend(CompletionBackend):
             try:
                 # The semaphore is held for the request only, not for the backoff sleep.
                 async with semaphore:
-                    return await asyncio.wait_for(self._attempt(client, body), self.timeout)
+                    return await asyncio.wait_for(self._attempt(client, post), self.timeout)
             except _Retry as error:
                 problem = str(error)
             except _Refused as error:
@@ -156,22 +191,53 @@ class OpenAIBackend(CompletionBackend):
                     return _failure(problem, attempt)
         return _failure(problem, attempts)
 
-    async def _attempt(self, client: httpx.AsyncClient, body: dict) -> str:
-        response = await client.post(self.url, json=body)
+    async def _attempt(self, client: httpx.AsyncClient, post: _Post) -> Any:
+        response = await client.post(post.url, json=post.body)
         if response.status_code != 200:
             message = f"HTTP {response.status_code}{_server_message(response)}"
             if response.status_code in _RETRIED_STATUSES or response.status_code >= 500:
                 raise _Retry(message)
             raise _Refused(message)
         try:
-            text = response.json()["choices"][0]["text"]
+            reply = response.json()
         except ValueError:
             raise _Retry("the server answered with invalid JSON") from None
-        except (KeyError, IndexError, TypeError):
-            raise _Retry("the server's answer has no choices[0].text") from None
-        if not isinstance(text, str):
-            raise _Retry("the server's choices[0].text is not a string")
-        return text
+        return post.read(reply)
+
+
+def _completion_text(reply: Any) -> str:
+    """`choices[0].text` of a completions reply."""
+    try:
+        text = reply["choices"][0]["text"]
+    except (KeyError, IndexError, TypeError):
+        raise _Retry("the server's answer has no choices[0].text") from None
+    if not isinstance(text, str):
+        raise _Retry("the server's choices[0].text is not a string")
+    return text
+
+
+def _chat_answer(reply: Any) -> ChatAnswer:
+    """`choices[0].message.content` of a chat reply, with the token counts of its `usage` when it has them."""
+    try:
+        choice = reply["choices"][0]
+        text = choice["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        raise _Retry("the server's answer has no choices[0].message.content") from None
+    if not isinstance(text, str):
+        # vLLM answers null content when a reasoning parser took the whole output, for instance.
+        raise _Retry("the server's choices[0].message.content is not a string")
+    usage = reply.get("usage") if isinstance(reply.get("usage"), dict) else {}
+    finish_reason = choice.get("finish_reason")
+    return ChatAnswer(
+        text,
+        prompt_tokens=_count(usage.get("prompt_tokens")),
+        completion_tokens=_count(usage.get("completion_tokens")),
+        finish_reason=finish_reason if isinstance(finish_reason, str) else None,
+    )
+
+
+def _count(value: object) -> int:
+    return value if type(value) is int and value >= 0 else 0
 
 
 def _failure(problem: str, attempts: int) -> GenerationFailure:
