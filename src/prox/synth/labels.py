@@ -181,9 +181,9 @@ class _RecordMaker:
                 raise ValueError(f"record is a JSON {type(data).__name__}, not an object")
             examples, teacher = self._examples(kind, where, data)
         except (ValueError, TypeError) as error:  # fields of the wrong kind, which the readers do not all check
-            output.input_error(origin, where, str(error).removeprefix(f"{where}: "), _raw(data))
+            output.input_error(origin, where, str(error).removeprefix(f"{where}: "), raw_record(data))
             return
-        base = {"source": where, "id": _record_id(data, where)}
+        base = {"source": where, "id": record_id(data, where)}
         if isinstance(examples, tuple):  # why the record makes no example
             output.input_rejected(origin, base, *examples)
             return
@@ -279,7 +279,7 @@ def _stage_of(example: LabelledDoc | _Page) -> str:
     return "doc" if isinstance(example, LabelledDoc) else "chunk"
 
 
-def _record_id(data: dict, where: str) -> str:
+def record_id(data: dict, where: str) -> str:
     """The input record's id, or where it was read when it has none."""
     value = data.get("id")
     return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "" else where
@@ -294,5 +294,5 @@ def _skip_detail(page: dict) -> str:
     return f"gold_recall {page.get('gold_recall')} < {MIN_GOLD_RECALL}: the lines cover the gold poorly"
 
 
-def _raw(data: object) -> str:
+def raw_record(data: object) -> str:
     return orjson.dumps(data, default=str).decode()  # Parquet rows may hold bytes

@@ -25,7 +25,7 @@ from prox.generators.lm.cache import RequestCache, chat_with_cache
 from prox.generators.lm.chat import ChatBackend, ChatRequest, ChatResult
 from prox.records.reading import BadRecord, Record, read_records, record_format
 from prox.storage import cache_folder, exists, is_dir, is_remote, join, list_tree, require_file, storage_errors
-from prox.synth.labels import EMPTY_DOCUMENT, _raw, _record_id
+from prox.synth.labels import EMPTY_DOCUMENT, raw_record, record_id
 from prox.synth.output import DEFAULT_RECORDS_PER_SHARD, STATS_FILE, SynthOutput
 from prox.synth.profile import DEFAULT_PROFILE, Profile, load_profile
 from prox.synth.teacher import Messages
@@ -254,7 +254,7 @@ class InputDocument:
     @property
     def raw(self) -> str:
         """The record as OUT/errors keeps it."""
-        return _raw(self.data)
+        return raw_record(self.data)
 
 
 @dataclass(frozen=True)
@@ -313,12 +313,14 @@ def _document(origin: str, record: Record | BadRecord) -> InputDocument | BadInp
         return BadInput(origin, record.where, record.reason, record.raw)
     data = record.data
     if not isinstance(data, dict):
-        return BadInput(origin, record.where, f"record is a JSON {type(data).__name__}, not an object", _raw(data))
+        return BadInput(
+            origin, record.where, f"record is a JSON {type(data).__name__}, not an object", raw_record(data)
+        )
     text = data.get("text")
     if not isinstance(text, str):
         problem = "no 'text' field" if text is None else f"'text' is a {type(text).__name__}, not a string"
-        return BadInput(origin, record.where, problem, _raw(data))
-    return InputDocument(origin, record.where, _record_id(data, record.where), text, data)
+        return BadInput(origin, record.where, problem, raw_record(data))
+    return InputDocument(origin, record.where, record_id(data, record.where), text, data)
 
 
 def failure_reason(results: Sequence[object]) -> str | None:
