@@ -4,6 +4,8 @@ server mode on 127.0.0.1): the same bytes as a local run, resume after kill -9, 
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -90,7 +92,8 @@ def test_a_run_killed_on_s3_resumes_to_the_same_bytes(tools, tmp_path, s3_bucket
 
     fs = fsspec.filesystem("s3")
     markers = f"{remote.removeprefix('s3://')}/logs/completions"
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # A session of its own, so the kill takes the whole run (its multiprocess manager too), as a crash would.
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while process.poll() is None and time.monotonic() < deadline:
@@ -98,7 +101,7 @@ def test_a_run_killed_on_s3_resumes_to_the_same_bytes(tools, tmp_path, s3_bucket
             if fs.exists(markers) and len(fs.ls(markers)) >= 1:
                 break
             time.sleep(0.05)
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
     finally:
         process.wait()
     fs.invalidate_cache()

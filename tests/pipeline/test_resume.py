@@ -49,7 +49,8 @@ def _start_and_kill_mid_task(command: list[str], out: Path, log: Path) -> tuple[
     Returns the tasks completed and the tasks begun but not completed at the kill.
     """
     with log.open("w") as stderr:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        # A session of its own, so the kill takes the whole run (its multiprocess manager too), as a crash would.
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while process.poll() is None and time.monotonic() < deadline:
@@ -57,7 +58,7 @@ def _start_and_kill_mid_task(command: list[str], out: Path, log: Path) -> tuple[
             if completed and _started(out) - completed:
                 break
             time.sleep(0.002)
-        os.kill(process.pid, signal.SIGKILL)
+        os.killpg(process.pid, signal.SIGKILL)
     finally:
         process.wait()
     completed = _completed(out)
