@@ -49,12 +49,7 @@ def _add_labels(actions: argparse._SubParsersAction) -> None:
         "sources", nargs="+", metavar="SOURCE", help="labelled record files or prox refine output folders"
     )
     labels.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (a path or a URL)")
-    labels.add_argument(
-        "--tokenizer",
-        metavar="DIR",
-        help="required: the LM refiner's tokenizer (a directory holding tokenizer.json; for the released ProX "
-        "refiners, the Llama-2 tokenizer): doc prompts are cut at 2000 tokens and chunks sized with it",
-    )
+    _add_tokenizer_option(labels)
     labels.add_argument(
         "--stages", default="doc,chunk", help="which records to make: doc, chunk or doc,chunk (default: doc,chunk)"
     )
@@ -213,12 +208,7 @@ def _add_teacher_options(parser: argparse.ArgumentParser, max_new_tokens: str) -
         "inputs", nargs="+", metavar="INPUT", help="JSONL/Parquet files (or folders of them) of documents"
     )
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (a path or a URL)")
-    parser.add_argument(
-        "--tokenizer",
-        metavar="DIR",
-        help="required: the LM refiner's tokenizer (a directory holding tokenizer.json; for the released ProX "
-        "refiners, the Llama-2 tokenizer): doc prompts are cut at 2000 tokens and chunks sized with it",
-    )
+    _add_tokenizer_option(parser)
     teacher = parser.add_argument_group("teacher")
     teacher.add_argument(
         "--teacher-url",
@@ -324,3 +314,12 @@ def _run_teacher(settings: TeacherRunSettings, synth: Callable[..., dict], comma
     if status and stats["inputs"]["records"] and stats["inputs"]["errors"] == stats["inputs"]["records"]:
         print(f"{command}: every input record is in OUT/errors; see the reasons there (or above)", file=sys.stderr)
     return status
+
+
+def _add_tokenizer_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tokenizer",
+        metavar="DIR",
+        help="required: the LM refiner's tokenizer (a directory holding tokenizer.json; for the released ProX "
+        "refiners, the Llama-2 tokenizer): doc prompts are cut at 2000 tokens and chunks sized with it",
+    )

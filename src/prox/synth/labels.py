@@ -46,6 +46,7 @@ from prox.synth.records import (
     doc_user_message,
     removal_program,
     removed_share,
+    require_tokenizer,
 )
 from prox.tokenizer import load_tokenizer
 
@@ -81,12 +82,7 @@ class LabelSettings:
     def __post_init__(self) -> None:
         if not self.sources:
             raise ValueError("give at least one SOURCE: a labelled record file or a prox refine output folder")
-        if not self.tokenizer:
-            raise ValueError(
-                "--tokenizer DIR is required: records show the prompts the LM refiner's tokenizer makes (the doc "
-                "prompt cut at 2000 tokens, chunks of --chunk-budget tokens); for the released ProX refiners give "
-                "a directory holding the Llama-2 tokenizer.json"
-            )
+        require_tokenizer(self.tokenizer)
         unknown = [stage for stage in self.stages if stage not in STAGES]
         if unknown or not self.stages:
             raise ValueError(f"--stages takes doc, chunk or doc,chunk, got {','.join(self.stages) or 'nothing'}")

@@ -166,3 +166,13 @@ def removed_share(chunk: Chunk, removed: Iterable[int]) -> float:
     """The share of the chunk's lines that are removed."""
     lines = chunk.last_line - chunk.first_line + 1
     return len({index for index in removed if chunk.first_line <= index <= chunk.last_line}) / lines
+
+
+def require_tokenizer(tokenizer: str | None) -> None:
+    """Records need the LM refiner's tokenizer; say what to give when there is none."""
+    if not tokenizer:
+        raise ValueError(
+            "--tokenizer DIR is required: records show the prompts the LM refiner's tokenizer makes (the doc "
+            "prompt cut at 2000 tokens, chunks of --chunk-budget tokens); for the released ProX refiners give "
+            "a directory holding the Llama-2 tokenizer.json"
+        )

@@ -28,6 +28,7 @@ from prox.storage import cache_folder, exists, is_dir, is_remote, join, list_tre
 from prox.synth.labels import EMPTY_DOCUMENT, raw_record, record_id
 from prox.synth.output import DEFAULT_RECORDS_PER_SHARD, STATS_FILE, SynthOutput
 from prox.synth.profile import DEFAULT_PROFILE, Profile, load_profile
+from prox.synth.records import require_tokenizer
 from prox.synth.teacher import Messages
 
 # Documents sent to the teacher at once, per request allowed in flight: enough to keep the server busy while
@@ -60,12 +61,7 @@ class TeacherRunSettings:
     def __post_init__(self) -> None:
         if not self.inputs:
             raise ValueError("give at least one INPUT: a JSONL or Parquet file of documents with a `text` field")
-        if not self.tokenizer:
-            raise ValueError(
-                "--tokenizer DIR is required: records show the prompts the LM refiner's tokenizer makes (the doc "
-                "prompt cut at 2000 tokens, chunks of --chunk-budget tokens); for the released ProX refiners give "
-                "a directory holding the Llama-2 tokenizer.json"
-            )
+        require_tokenizer(self.tokenizer)
         if not self.teacher_url.startswith(("http://", "https://")):
             raise ValueError(
                 f"--teacher-url must be an http(s) URL like http://localhost:8000/v1; got {self.teacher_url!r}"
