@@ -9,11 +9,14 @@ same documents and at the same concurrency, it times:
   `prox.synth.teacher`), in one call, for the doc requests and for the rewrite requests;
 - `prox synth doc` and `prox synth chunk --method rewrite` end to end, each a fresh process (start-up included)
   writing a fresh OUT;
-- `prox synth doc` again into the first OUT after deleting its stats.json (the resume of docs/synth.md), every
-  answer from OUT's request cache.
+- `prox synth doc` again into the first OUT after deleting its stats.json and its tasks' completion markers (as
+  if the run had been killed just before its tasks finished: the resume of docs/synth.md), every answer from
+  OUT's request cache.
 
-It checks that each synth run's request cache holds exactly the bare requests, with the same answers (exit
-status 1 otherwise).
+Besides wall-clock seconds, each row gives the client's CPU seconds (the synth process and its workers, or this
+process for the bare backend; never the teacher's), which other work on the machine does not inflate. It checks
+that each synth run's request cache holds exactly the bare requests, with the same answers (exit status 1
+otherwise).
 
     python benchmarks/synth_speed.py [--docs 500] [--concurrency 16] [--latency 0.05]
 """
@@ -26,6 +29,8 @@ import hashlib
 import json
 import multiprocessing
 import random
+import resource
+import shutil
 import string
 import subprocess
 import sys
@@ -167,6 +172,13 @@ def bare(url: str, requests: list[ChatRequest], concurrency: int) -> tuple[float
     return time.perf_counter() - start, results
 
 
+def client_cpu() -> float:
+    """CPU seconds of this process and of its child processes that have ended (each synth run; the teacher's
+    process runs on): what the client spent, which a busy machine does not inflate as it does wall-clock time."""
+    own, ended = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + ended.ru_utime + ended.ru_stime
+
+
 def synth(command: list[str]) -> tuple[float, dict]:
     """Run a synth command in a fresh process; its seconds and its OUT's stats.json."""
     start = time.perf_counter()
@@ -237,34 +249,41 @@ def run(args: argparse.Namespace, url: str, served, root: Path) -> int:
     doc_command = ["synth", "doc", str(corpus), "-o", str(root / "doc"), *teacher]
     chunk_command = ["synth", "chunk", str(corpus), "-o", str(root / "chunk"), "--method", "rewrite", *teacher]
 
-    rows: list[tuple[str, int, int, int, float, float]] = []  # run, requests, to server, cached, seconds, bare
+    # run, requests, to server, cached, seconds, the client's CPU seconds, the bare backend's seconds
+    rows: list[tuple[str, int, int, int, float, float, float]] = []
+    cpu: list[float] = []  # the client's CPU seconds of each step, in order
 
     def counted(step):
-        before = served.value
+        before, cpu_before = served.value, client_cpu()
         result = step()
+        cpu.append(client_cpu() - cpu_before)
         return result, served.value - before
 
     (bare_doc, doc_results), sent = counted(lambda: bare(url, docs, args.concurrency))
-    rows.append(("bare backend, doc requests", len(docs), sent, 0, bare_doc, bare_doc))
+    rows.append(("bare backend, doc requests", len(docs), sent, 0, bare_doc, cpu[-1], bare_doc))
     (seconds, doc_stats), sent = counted(lambda: synth(doc_command))
     teacher_counts = doc_stats["teacher"]
-    rows.append(("prox synth doc", teacher_counts["requests"], sent, teacher_counts["cache_hits"], seconds, bare_doc))
+    rows.append(
+        ("prox synth doc", teacher_counts["requests"], sent, teacher_counts["cache_hits"], seconds, cpu[-1], bare_doc)
+    )
     identical = same_requests(root / "doc", docs, doc_results)
 
     (bare_rewrite, rewrite_results), sent = counted(lambda: bare(url, rewrites, args.concurrency))
-    rows.append(("bare backend, rewrite requests", len(rewrites), sent, 0, bare_rewrite, bare_rewrite))
+    rows.append(("bare backend, rewrite requests", len(rewrites), sent, 0, bare_rewrite, cpu[-1], bare_rewrite))
     (seconds, chunk_stats), sent = counted(lambda: synth(chunk_command))
     teacher_counts = chunk_stats["teacher"]
     name = "prox synth chunk --method rewrite"
-    rows.append((name, teacher_counts["requests"], sent, teacher_counts["cache_hits"], seconds, bare_rewrite))
+    rows.append((name, teacher_counts["requests"], sent, teacher_counts["cache_hits"], seconds, cpu[-1], bare_rewrite))
     identical &= same_requests(root / "chunk", rewrites, rewrite_results)
 
     first_run = written(root / "doc")
-    (root / "doc" / "stats.json").unlink()  # an unfinished OUT: the same command resumes it from its cache
+    # An unfinished OUT, its tasks all to do again: the same command resumes it from its cache.
+    (root / "doc" / "stats.json").unlink()
+    shutil.rmtree(root / "doc" / "logs" / "completions")
     (seconds, rerun_stats), sent = counted(lambda: synth(doc_command))
     teacher_counts = rerun_stats["teacher"]
     name = "prox synth doc, resumed"
-    rows.append((name, teacher_counts["requests"], sent, teacher_counts["cache_hits"], seconds, bare_doc))
+    rows.append((name, teacher_counts["requests"], sent, teacher_counts["cache_hits"], seconds, cpu[-1], bare_doc))
     same_output = written(root / "doc") == first_run and {
         key: value for key, value in rerun_stats.items() if key != "teacher"
     } == {key: value for key, value in doc_stats.items() if key != "teacher"}
@@ -274,10 +293,14 @@ def run(args: argparse.Namespace, url: str, served, root: Path) -> int:
         f"tokenizer {tokenizer_dir.name}; concurrency {args.concurrency}; teacher latency {args.latency:g} s; "
         f"synth runs are processes, start-up included"
     )
-    print(f"{'run':<36}{'requests':>9}{'to server':>10}{'cached':>8}{'seconds':>9}{'requests/s':>11}{'× bare':>8}")
-    for name, requests, sent, cached, seconds, baseline in rows:
+    header = f"{'run':<36}{'requests':>9}{'to server':>10}{'cached':>8}{'seconds':>9}{'requests/s':>11}{'× bare':>8}"
+    print(header + f"{'CPU s':>8}")
+    for name, requests, sent, cached, seconds, cpu_seconds, baseline in rows:
         ratio = seconds / baseline
-        print(f"{name:<36}{requests:>9}{sent:>10}{cached:>8}{seconds:>9.2f}{requests / seconds:>11.1f}{ratio:>8.2f}")
+        print(
+            f"{name:<36}{requests:>9}{sent:>10}{cached:>8}{seconds:>9.2f}{requests / seconds:>11.1f}{ratio:>8.2f}"
+            f"{cpu_seconds:>8.2f}"
+        )
     print(
         f"records: doc {doc_stats['examples']['written']} written, {doc_stats['examples']['rejected']} rejected; "
         f"chunk {chunk_stats['examples']['written']} written, {chunk_stats['examples']['rejected']} rejected"

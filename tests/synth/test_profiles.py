@@ -83,7 +83,15 @@ def test_a_profile_folder_may_have_its_own_noise_types(own_profile: Path):
 
 @pytest.mark.parametrize(
     "file",
-    ["system.txt", "doc_educational.txt", "doc_format.txt", "chunk_functions.txt", "chunk_rules.txt", "rewrite.txt"],
+    [
+        "system.txt",
+        "doc_educational.txt",
+        "doc_format.txt",
+        "score_follow_up.txt",
+        "chunk_functions.txt",
+        "chunk_rules.txt",
+        "rewrite.txt",
+    ],
 )
 def test_a_missing_file_is_named(own_profile: Path, file: str):
     (own_profile / file).unlink()
@@ -106,6 +114,7 @@ def test_a_profile_without_few_shot_prompts_is_refused(own_profile: Path):
         ("doc_educational.txt", "{document}", "doc_educational.txt has no {document} placeholder"),
         ("rewrite.txt", "{chunk}", "rewrite.txt has no {chunk} placeholder"),
         ("fewshot_links.txt", "{rules}", "fewshot_links.txt has no {rules} placeholder"),
+        ("score_follow_up.txt", "{problem}", "score_follow_up.txt has no {problem} placeholder"),
         ("doc_format.txt", "Extraction Quality Score:", "doc_format.txt must ask for a final line"),
     ],
 )

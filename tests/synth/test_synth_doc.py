@@ -1,16 +1,12 @@
 """`prox synth doc` against a scripted OpenAI-compatible teacher on 127.0.0.1: scores read from the teacher's
 answers (and asked for again when they cannot be read), labels by the thresholds, prompts byte-identical to
-refine's, failed requests in OUT/errors, resume from the request cache after kill -9, and stats that add up."""
+refine's, failed requests in OUT/errors, a rerun answered from the request cache, and stats that add up. Tasks and
+kill -9: test_synth_tasks.py."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -307,52 +303,6 @@ def test_a_second_run_asks_the_teacher_nothing_and_writes_the_same_records(tmp_p
     assert teacher_stats["prompt_tokens"] == teacher_stats["completion_tokens"] == 0
 
 
-def test_a_run_killed_mid_way_resumes_without_asking_again(tmp_path: Path, char_tokenizer, teacher):
-    """kill -9 while the second batch waits for the teacher; the same command then asks only what was not
-    answered, and the output is complete."""
-    names = [f"doc{index}" for index in range(7)]
-    hang = threading.Event()
-    hang.set()
-
-    def answer(payload: dict, hit: int) -> Reply:
-        if hang.is_set() and int(name_of(payload)[3:]) >= 4:
-            return Reply(body={}, delay=60.0)  # until the server stops
-        return scripted({name: (3, 4) for name in names})(payload, hit)
-
-    teacher.answer = answer
-    source = write_jsonl(tmp_path / "docs.jsonl", [document(name) for name in names])
-    out = tmp_path / "out"
-    # --concurrency 1 sends batches of 4 documents: doc0..doc3 are answered and cached, then doc4 stalls.
-    options = ["--concurrency", "1", "--max-retries", "0"]
-    command = [sys.executable, "-m", "prox", "synth", "doc", str(source), "-o", str(out), *options]
-    command += ["--tokenizer", str(char_tokenizer), "--teacher-url", teacher.base_url, "--teacher-model", MODEL]
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    process = subprocess.Popen(command, env=environment, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while not any(name_of(payload) == "doc4" for payload in list(teacher.payloads)):
-            assert process.poll() is None, "the run ended before it was killed"
-            assert time.monotonic() < deadline, "the run never reached doc4"
-            time.sleep(0.05)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-    assert not (out / "stats.json").exists()
-    asked = len(teacher.payloads)
-    assert asked == 9  # doc0..doc3's questions, and doc4's first
-
-    hang.clear()
-    assert synth_doc([source], out, char_tokenizer, teacher, *options) == 0  # no --overwrite: OUT was unfinished
-
-    resumed = {(name_of(payload), kind_of(payload)) for payload in teacher.payloads[asked:]}
-    assert len(teacher.payloads) - asked == 6
-    assert resumed == {(name, kind) for name in names[4:] for kind in ("educational", "format")}
-    assert [record["id"] for record in read_shards(out, "doc-*.jsonl.gz")] == names
-    stats = stats_of(out)
-    assert_accounted(stats)
-    assert stats["inputs"]["records"] == 7 and stats["teacher"]["cache_hits"] == 8
-
-
 def test_a_folder_of_inputs_is_read_file_by_file(tmp_path: Path, char_tokenizer, teacher):
     teacher.answer = scripted({"alpha": (3, 4), "beta": (1, 1)})
     first = write_jsonl(tmp_path / "in" / "a.jsonl", [document("alpha")])
@@ -378,5 +328,5 @@ def test_a_remote_out_keeps_the_request_cache_in_proxs_cache_folder(
     assert len(teacher.payloads) == 2
     fs = fsspec.filesystem("s3")
     fs.invalidate_cache()
-    assert fs.exists(f"{out}/doc-00000.jsonl.gz") and fs.exists(f"{out}/stats.json")
-    assert not fs.exists(f"{out}/logs")
+    assert fs.exists(f"{out}/doc-00000-00000.jsonl.gz") and fs.exists(f"{out}/stats.json")
+    assert not fs.glob(f"{out}/logs/requests.sqlite*")

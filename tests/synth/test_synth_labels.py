@@ -109,6 +109,11 @@ def folder_bytes(folder: Path) -> dict[str, bytes]:
     return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
+def output_bytes(folder: Path) -> dict[str, bytes]:
+    """What a synth run outputs (its records, rejections, errors and stats.json), by name: not its logs."""
+    return {name: data for name, data in folder_bytes(folder).items() if not name.startswith("logs")}
+
+
 def test_pages_and_documents_make_chunk_and_doc_records(tmp_path: Path, sources, char_tokenizer, capsys):
     out = tmp_path / "out"
     assert synth(sources, out, char_tokenizer, "--chunk-budget", "200") == 0
@@ -208,16 +213,18 @@ def test_the_same_input_gives_the_same_bytes_and_overwrite_is_asked_for(
     options = ("--records-per-shard", "2", "--chunk-budget", "200")
     assert synth(sources, first, char_tokenizer, *options) == 0
     assert synth(sources, second, char_tokenizer, *options) == 0
-    written = folder_bytes(first)
-    assert written == folder_bytes(second)
-    assert {"chunk-00000.jsonl.gz", "chunk-00001.jsonl.gz", "doc-00001.jsonl.gz", "stats.json"} <= set(written)
+    written = output_bytes(first)
+    assert written == output_bytes(second)
+    # A task per source: the pages' chunk records in task 0's shards, the documents' doc records in task 1's.
+    shards = {"chunk-00000-00000.jsonl.gz", "chunk-00000-00001.jsonl.gz", "doc-00001-00001.jsonl.gz", "stats.json"}
+    assert shards <= set(written)
     capsys.readouterr()
     assert synth(sources, first, char_tokenizer, *options) == 2
     assert "already holds synth output" in capsys.readouterr().err
     assert synth(sources, first, char_tokenizer, "--records-per-shard", "3", "--overwrite") == 0
     assert synth(sources, second, char_tokenizer, "--records-per-shard", "3", "--overwrite") == 0
-    assert folder_bytes(first) == folder_bytes(second)
-    assert "doc-00001.jsonl.gz" not in folder_bytes(first)  # the earlier output is gone, not mixed in
+    assert output_bytes(first) == output_bytes(second)
+    assert "doc-00001-00001.jsonl.gz" not in output_bytes(first)  # the earlier output is gone, not mixed in
 
 
 def test_ambiguous_lines_can_be_kept_or_reject_their_chunk(tmp_path: Path, sources, char_tokenizer):
@@ -237,10 +244,13 @@ def test_stages_and_limit_choose_what_is_made(tmp_path: Path, sources, char_toke
     stats = json.loads((tmp_path / "chunk" / "stats.json").read_text())
     assert stats["records_per_stage"]["doc"] == 0
     assert stats["rejected_inputs_by_reason"]["not_for_stages"] == 4  # the labelled documents (the 5th is bad)
-    assert synth(sources, tmp_path / "limited", char_tokenizer, "--limit", "3") == 0
+    assert synth(sources, tmp_path / "limited", char_tokenizer, "--limit", "3", "--tasks", "1") == 0
     stats = json.loads((tmp_path / "limited" / "stats.json").read_text())
     assert stats["inputs"] == {"records": 3, "accepted": 2, "rejected": 1, "errors": 0}
     assert stats["records_per_source"][str(sources[1])]["records"] == 0  # never reached
+    assert synth(sources, tmp_path / "per-task", char_tokenizer, "--limit", "3") == 0  # a task per source
+    stats = json.loads((tmp_path / "per-task" / "stats.json").read_text())
+    assert [stats["records_per_source"][str(source)]["records"] for source in sources] == [3, 3]
 
 
 def test_the_tokenizer_is_required(tmp_path: Path, sources, capsys):
@@ -331,7 +341,7 @@ def test_remote_sources_and_output_give_the_same_records(tmp_path: Path, sources
     assert synth(sources, tmp_path / "local", char_tokenizer) == 0
     fs.invalidate_cache()
     fs.get(f"{s3_bucket}/out/", str(tmp_path / "fetched"), recursive=True)
-    local, fetched = folder_bytes(tmp_path / "local"), folder_bytes(tmp_path / "fetched")
+    local, fetched = output_bytes(tmp_path / "local"), output_bytes(tmp_path / "fetched")
     assert set(fetched) == set(local)
     for name, data in local.items():
         text = data.decode() if name.endswith(".json") else gzip.decompress(data).decode()

@@ -3,6 +3,10 @@ them, and the rewrite answer's `[doc]` block read back."""
 
 from __future__ import annotations
 
+import shutil
+from importlib import resources
+from pathlib import Path
+
 import pytest
 
 from prox.chunking import CharacterCounter, token_counter
@@ -14,6 +18,7 @@ from prox.synth.teacher import (
     fewshot_messages,
     rewrite_answer,
     rewrite_messages,
+    score_follow_up,
     teacher_messages,
 )
 
@@ -54,6 +59,26 @@ def test_doc_scoring_is_two_conversations_with_the_document_verbatim(profile):
         line = "Educational score: <points>" if kind == "educational" else "Extraction Quality Score: <points>"
         assert user.content.endswith(line)
     assert messages["educational"][1].content.startswith(profile.doc_educational.split("{document}")[0])
+
+
+def test_a_score_follow_up_carries_the_conversation_on_with_the_profiles_turn(profile, tmp_path):
+    conversation = doc_score_messages(profile, DOCUMENT)["format"]
+    carried = score_follow_up(profile, conversation, "A fine page.", "format", "no score line")
+
+    assert carried[:2] == conversation and carried[2] == ChatMessage("assistant", "A fine page.")
+    question = carried[3]
+    assert question.role == "user" and "no score line" in question.content
+    assert question.content.endswith("from 0 to 5:\nExtraction Quality Score: <points>")
+
+    # The turn is the profile's own text: a profile in another language asks in it.
+    folder = tmp_path / "german"
+    shutil.copytree(Path(str(resources.files("prox.synth") / "profiles" / "web")), folder)
+    (folder / "score_follow_up.txt").write_text(
+        "Bitte nur die letzte Zeile ({problem}), 0 bis {points}:\n{label}: <points>\n"
+    )
+    german = load_profile(prompts=folder)
+    (*_, question) = score_follow_up(german, conversation, "Gut.", "educational", "keine Zahl")
+    assert question.content == "Bitte nur die letzte Zeile (keine Zahl), 0 bis 5:\nEducational score: <points>"
 
 
 def test_fewshot_prompts_show_the_chunk_exactly_as_the_chunk_stage_does(profile):

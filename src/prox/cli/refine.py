@@ -159,14 +159,14 @@ def _settings(args: argparse.Namespace) -> RunSettings:
 def run_refine(args: argparse.Namespace) -> int:
     settings = _settings(args)
     check_output(settings.output)
-    _quiet_logs(args.verbose)
+    quiet_logs(args.verbose)
     return _report(run_to_end(refine_pipeline(settings), settings, args.dry_run))
 
 
 def run_execute(args: argparse.Namespace) -> int:
     settings = _settings(args)
     check_output(settings.output)
-    _quiet_logs(args.verbose)
+    quiet_logs(args.verbose)
     outcome = _report(run_to_end(replay_pipeline(settings), settings, args.dry_run))
     if outcome != 0 or settings.executor == "slurm":
         return outcome
@@ -182,7 +182,7 @@ def _report(outcome: RunOutcome) -> int:
     return outcome.status
 
 
-def _quiet_logs(verbose: bool) -> None:
+def quiet_logs(verbose: bool) -> None:
     """datatrove logs every step of every task; prox prints one line per problem and a summary instead."""
     from datatrove.utils.logging import logger
 

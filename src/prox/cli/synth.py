@@ -7,17 +7,20 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable
 
 from prox.chunking import DEFAULT_TOKEN_BUDGET
-from prox.synth.chunk_teacher import FEWSHOT_MAX_NEW_TOKENS, METHODS, ChunkTeacherSettings, synth_chunk
-from prox.synth.doc_teacher import DEFAULT_MAX_NEW_TOKENS, DEFAULT_SCORE_RETRIES, DocTeacherSettings, synth_doc
+from prox.cli.refine import quiet_logs
+from prox.pipeline.run import DEFAULT_MAX_TASKS
+from prox.pipeline.synth import run_synth
+from prox.synth.chunk_teacher import FEWSHOT_MAX_NEW_TOKENS, METHODS, ChunkTeacherSettings
+from prox.synth.doc_teacher import DEFAULT_MAX_NEW_TOKENS, DEFAULT_SCORE_RETRIES, DocTeacherSettings
 from prox.synth.fewshot import DEFAULT_MAX_REMOVED_SHARE
-from prox.synth.labels import AMBIGUOUS_CHOICES, LabelSettings, synth_labels
+from prox.synth.labels import AMBIGUOUS_CHOICES, LabelSettings
 from prox.synth.output import DEFAULT_RECORDS_PER_SHARD
 from prox.synth.profile import available_profiles
 from prox.synth.scoring import EDU_THRESHOLD, FORMAT_THRESHOLD
-from prox.synth.teacher_run import TeacherRunSettings, exit_status
+from prox.synth.task import SynthCommand, exit_status
+from prox.synth.teacher_run import TeacherRunSettings
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -41,9 +44,11 @@ def _add_labels(actions: argparse._SubParsersAction) -> None:
         "`lines` and `labels`: chunk records, each chunk's runs of lines labelled 0 as remove_lines calls), a "
         "file of labelled documents (records with `text` and a 0/1 `label`: doc records, keep_doc() or drop_doc()), "
         "or the output folder of a `prox refine` run (any refiner as teacher: its recorded programs executed again). "
-        "Files are JSONL (plain, .gz or .zst) or Parquet; sources and OUT may be local paths or URLs. OUT gets "
-        "doc-NNNNN.jsonl.gz and chunk-NNNNN.jsonl.gz shards, OUT/rejected (each rejected example with its reason), "
-        "OUT/errors (bad input records) and OUT/stats.json. The same input gives the same bytes.",
+        "Files are JSONL (plain, .gz or .zst) or Parquet; sources and OUT may be local paths or URLs. The input "
+        "files are split over --tasks tasks; each writes its doc-TTTTT-NNNNN.jsonl.gz and chunk-TTTTT-NNNNN.jsonl.gz "
+        "shards, OUT/rejected (each rejected example with its reason) and OUT/errors (bad input records), and "
+        "OUT/stats.json adds them up. Running the same command again after an interruption resumes it (finished "
+        "tasks are kept). The same input gives the same records.",
     )
     labels.add_argument(
         "sources", nargs="+", metavar="SOURCE", help="labelled record files or prox refine output folders"
@@ -67,15 +72,7 @@ def _add_labels(actions: argparse._SubParsersAction) -> None:
         help="lines of a labelled page whose alignment score is ambiguous (0.2 < score < 0.8): take their 0/1 "
         "label, keep them, or reject the chunks holding one (default: label)",
     )
-    labels.add_argument("--limit", type=int, metavar="N", help="read at most N input records, over all sources")
-    labels.add_argument(
-        "--records-per-shard",
-        type=int,
-        default=DEFAULT_RECORDS_PER_SHARD,
-        metavar="N",
-        help=f"records per output shard (default: {DEFAULT_RECORDS_PER_SHARD:,})",
-    )
-    labels.add_argument("--overwrite", action="store_true", help="replace an earlier synth output in OUT")
+    _add_run_options(labels, "replace an earlier synth output in OUT")
     labels.set_defaults(run=run_labels)
 
 
@@ -87,15 +84,17 @@ def run_labels(args: argparse.Namespace) -> int:
         stages=tuple(stage.strip() for stage in args.stages.split(",") if stage.strip()),
         chunk_budget=args.chunk_budget,
         ambiguous=args.ambiguous,
-        limit=args.limit,
-        records_per_shard=args.records_per_shard,
-        overwrite=args.overwrite,
-        progress=sys.stderr.isatty(),
+        **_run_options(args),
     )
     started = time.perf_counter()
-    stats = synth_labels(settings)
+    stats = _run(settings)
     print(f"prox synth labels: {summary(stats)} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0 if stats["accounted"] else 1
+
+
+def _run(settings: SynthCommand) -> dict:
+    quiet_logs(verbose=False)
+    return run_synth(settings)
 
 
 def summary(stats: dict) -> str:
@@ -112,10 +111,11 @@ def summary(stats: dict) -> str:
 
 
 _TEACHER_OUTPUT = (
-    "OUT gets {stage}-NNNNN.jsonl.gz shards, OUT/rejected (each rejected example or document with its reason), "
-    "OUT/errors (bad input records, and documents whose teacher requests failed) and OUT/stats.json; the teacher's "
-    "answers are cached in OUT/logs/requests.sqlite, so running the same command again after an interruption asks "
-    "the teacher only what it has not answered. See docs/synth.md."
+    "The input files are split over --tasks tasks; each writes its {stage}-TTTTT-NNNNN.jsonl.gz shards, OUT/rejected "
+    "(each rejected example or document with its reason) and OUT/errors (bad input records, and documents whose "
+    "teacher requests failed), and OUT/stats.json adds them up. Each answer of the teacher is cached in "
+    "OUT/logs/requests.sqlite as it arrives, so running the same command again after an interruption keeps the "
+    "finished tasks and asks the teacher only what it has not answered. See docs/synth.md."
 )
 
 
@@ -220,7 +220,7 @@ def _add_teacher_options(parser: argparse.ArgumentParser, max_new_tokens: str) -
     teacher.add_argument("--teacher-model", required=True, metavar="NAME", help="required: the teacher model's name")
     teacher.add_argument("--api-key", metavar="KEY", help="API key, if the server wants one (default: $OPENAI_API_KEY)")
     teacher.add_argument(
-        "--concurrency", type=int, default=16, metavar="N", help="requests in flight at once (default: 16)"
+        "--concurrency", type=int, default=16, metavar="N", help="requests in flight at once, per task (default: 16)"
     )
     teacher.add_argument(
         "--request-timeout", type=float, default=300.0, metavar="S", help="seconds per request (default: 300)"
@@ -243,17 +243,40 @@ def _add_teacher_options(parser: argparse.ArgumentParser, max_new_tokens: str) -
         help="the teacher's prompts: a profile shipped with prox (default: web)",
     )
     prompts.add_argument("--prompts", metavar="DIR", help="the teacher's prompts: a profile folder of your own")
-    parser.add_argument("--limit", type=int, metavar="N", help="read at most N input records, over all inputs")
-    parser.add_argument(
+    _add_run_options(parser, "replace a finished synth output in OUT (the request cache stays)")
+
+
+def _add_run_options(parser: argparse.ArgumentParser, overwrite: str) -> None:
+    """How the run reads and writes: what every synth command shares."""
+    run = parser.add_argument_group("run")
+    run.add_argument(
+        "--tasks",
+        type=int,
+        metavar="N",
+        help=f"tasks; the input files are split among them (default: one per input file, at most {DEFAULT_MAX_TASKS})",
+    )
+    run.add_argument("--workers", type=int, metavar="N", help="tasks run at once (default: min(tasks, CPUs))")
+    run.add_argument("--limit", type=int, metavar="N", help="read at most N input records per task")
+    run.add_argument(
         "--records-per-shard",
         type=int,
         default=DEFAULT_RECORDS_PER_SHARD,
         metavar="N",
         help=f"records per output shard (default: {DEFAULT_RECORDS_PER_SHARD:,})",
     )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace a finished synth output in OUT (the request cache stays)"
-    )
+    run.add_argument("--overwrite", action="store_true", help=overwrite)
+
+
+def _run_options(args: argparse.Namespace) -> dict:
+    """The settings fields of `_add_run_options`' flags."""
+    return {
+        "limit": args.limit,
+        "records_per_shard": args.records_per_shard,
+        "tasks": args.tasks,
+        "workers": args.workers,
+        "overwrite": args.overwrite,
+        "progress": sys.stderr.isatty(),
+    }
 
 
 def _teacher_run(args: argparse.Namespace) -> dict:
@@ -271,10 +294,7 @@ def _teacher_run(args: argparse.Namespace) -> dict:
         "max_new_tokens": args.max_new_tokens,
         "profile": args.profile,
         "prompts": args.prompts,
-        "limit": args.limit,
-        "records_per_shard": args.records_per_shard,
-        "overwrite": args.overwrite,
-        "progress": sys.stderr.isatty(),
+        **_run_options(args),
     }
 
 
@@ -285,7 +305,7 @@ def run_doc(args: argparse.Namespace) -> int:
         format_threshold=args.format_threshold,
         score_retries=args.score_retries,
     )
-    return _run_teacher(settings, synth_doc, "prox synth doc")
+    return _run_teacher(settings)
 
 
 def run_chunk(args: argparse.Namespace) -> int:
@@ -297,12 +317,13 @@ def run_chunk(args: argparse.Namespace) -> int:
         head_tail_lines=args.head_tail_lines,
         deletions_only=args.deletions_only,
     )
-    return _run_teacher(settings, synth_chunk, "prox synth chunk")
+    return _run_teacher(settings)
 
 
-def _run_teacher(settings: TeacherRunSettings, synth: Callable[..., dict], command: str) -> int:
+def _run_teacher(settings: TeacherRunSettings) -> int:
+    command = settings.command
     started = time.perf_counter()
-    stats = synth(settings)
+    stats = _run(settings)
     teacher = stats["teacher"]
     print(
         f"{command}: {summary(stats)}; teacher: {teacher['requests']:,} requests ({teacher['cache_hits']:,} answered "

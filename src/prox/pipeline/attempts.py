@@ -18,7 +18,8 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from prox.records.files import PART_SUFFIX
 
-# (the writer's folder, its output file name template with `${rank}`)
+# (the writer's folder, its output file name template with `${rank}`, and `${shard}` where a task writes a
+# numbered series of files)
 WriterTarget = tuple[DataFolder, str]
 
 
@@ -36,12 +37,13 @@ def writer_targets(steps: Iterable[PipelineStep]) -> list[WriterTarget]:
 def _task_files(targets: list[WriterTarget], rank: int) -> list[tuple[DataFolder, str]]:
     """(folder, name) of each file of this task in its writers' folders, unfinished or final.
 
-    A writer that splits large outputs prefixes a counter (`000_00003.parquet`), so names are matched, not built.
+    A writer that splits large outputs prefixes a counter (`000_00003.parquet`), and a series numbers its files
+    (`${shard}`), so names are matched, not built.
     """
     files = []
     for folder, template in targets:
         part = template.replace("${rank}", f"{rank:05d}")
-        final = re.escape(part.removesuffix(PART_SUFFIX))
+        final = re.escape(part.removesuffix(PART_SUFFIX)).replace(re.escape("${shard}"), r"\d+")
         pattern = re.compile(rf"(\d+_)?{final}({re.escape(PART_SUFFIX)})?")
         if folder.isdir(""):
             files.extend((folder, name) for name in folder.ls("", detail=False) if pattern.fullmatch(name))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import posixpath
 import shutil
+from collections.abc import Collection, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,15 @@ def input_listing(files: InputFiles) -> dict:
     }
 
 
+def located_listing(locations: Sequence[str]) -> dict:
+    """Input files named by their locations as given (a synth command's), with their sizes."""
+    files = []
+    for location in locations:
+        fs, path = storage.filesystem(location)
+        files.append({"path": location, "bytes": _size(fs, path)})
+    return {"root": "", "files": files}
+
+
 def _size(fs: Any, path: str) -> int:
     try:
         return int(fs.size(path))
@@ -64,12 +74,13 @@ def _size(fs: Any, path: str) -> int:
         return -1
 
 
-def build_manifest(command: str, settings: dict, files: InputFiles) -> dict:
-    """A manifest for `command` (refine or execute) with the settings that decide its output."""
+def build_manifest(command: str, settings: dict, inputs: dict) -> dict:
+    """A manifest for `command` (refine, execute, a synth command) with the settings that decide its output and
+    its `inputs` (`input_listing` or `located_listing`)."""
     return (
         {"prox_version": __version__, "command": command}
         | settings
-        | {"inputs": input_listing(files), "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        | {"inputs": inputs, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     )
 
 
@@ -131,20 +142,22 @@ def _input_difference(before: dict, now: dict) -> str:
     return f"inputs: {changed[0]} changed size ({old[changed[0]]:,} bytes before, {new[changed[0]]:,} now)"
 
 
-def prepare_output(output: str, manifest: dict, overwrite: bool = False) -> bool:
+def prepare_output(output: str, manifest: dict, overwrite: bool = False, keep: Collection[str] = ()) -> bool:
     """Make OUT ready for the run `manifest` describes; True when an earlier run of it is resumed.
 
-    With `overwrite`, an earlier prox run in OUT is cleared first. A different earlier run raises
-    `ManifestMismatch` (nothing in OUT is touched); so does a non-empty OUT that is not a prox run.
+    With `overwrite`, an earlier prox run in OUT is cleared first, but for the files of OUT/logs named in `keep`
+    (a request cache), which belong to no run. A different earlier run raises `ManifestMismatch` (nothing in OUT
+    is touched); so does a non-empty OUT that is not a prox run.
     """
     out = str(output)
     earlier = read_manifest(out)
     logs = storage.join(out, "logs")
-    has_run = storage.is_dir(logs)
-    if overwrite and (earlier is not None or has_run):
-        clear_output(out)
+    kept = {storage.join(logs, name) for name in keep}
+    has_run = any(location not in kept for location in storage.list_tree(logs))
+    if overwrite and (earlier is not None or storage.is_dir(logs)):
+        clear_output(out, keep)
         earlier, has_run = None, False
-    if earlier is None and has_run and storage.list_tree(logs):
+    if earlier is None and has_run:
         raise ManifestMismatch(
             f"{out} holds a run without a manifest (made by an older prox, or damaged); add --overwrite to clear "
             "it and start over, or choose another -o"
@@ -161,14 +174,26 @@ def prepare_output(output: str, manifest: dict, overwrite: bool = False) -> bool
     return False
 
 
-def clear_output(out: str) -> None:
-    """Remove everything in a prox output folder (the folder itself stays, where folders exist)."""
+def _remove(entry: Path) -> None:
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry)
+    else:
+        entry.unlink()
+
+
+def clear_output(out: str, keep: Collection[str] = ()) -> None:
+    """Remove everything in a prox output folder but the files of OUT/logs named in `keep` (the folder itself
+    stays, where folders exist)."""
     if not storage.is_remote(out):
         for entry in Path(out).iterdir():
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
+            if entry.name == "logs" and keep and entry.is_dir():
+                for inner in entry.iterdir():
+                    if inner.name not in keep:
+                        _remove(inner)
             else:
-                entry.unlink()
+                _remove(entry)
         return
+    kept = {storage.join(out, "logs", name) for name in keep}
     for location in storage.list_tree(out):
-        storage.remove(location)
+        if location not in kept:
+            storage.remove(location)

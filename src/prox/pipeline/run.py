@@ -20,7 +20,7 @@ from prox import storage
 from prox.generators import ProgramGenerator, RefinerSettings
 from prox.generators.lite import LiteSettings
 from prox.pipeline.attempts import ClearAttempt, PublishAttempt, writer_targets
-from prox.pipeline.manifest import build_manifest, prepare_output
+from prox.pipeline.manifest import build_manifest, input_listing, prepare_output
 from prox.pipeline.outputs import OutputFormat, document_writer, errors_writer
 from prox.pipeline.readers import InputFiles, ProxJsonlReader, ProxParquetReader, find_inputs
 from prox.pipeline.stages import DEFAULT_BATCH_SIZE, AccountInput, ChunkStage, DocStage, ReplayStage, TallyKept
@@ -106,12 +106,19 @@ class RunSettings:
 
 
 def resolve_tasks(settings: RunSettings, files: InputFiles) -> None:
-    """Fill in the default task and worker counts: a task per input file (capped), run on every CPU."""
-    if settings.tasks is None:
-        settings.tasks = max(1, min(files.count, DEFAULT_MAX_TASKS))
-    if settings.workers is None:
-        local = settings.executor == "local"
-        settings.workers = min(settings.tasks, os.cpu_count() or 1) if local else -1
+    """Fill in the default task and worker counts (`task_counts`)."""
+    local = settings.executor == "local"
+    settings.tasks, settings.workers = task_counts(files.count, settings.tasks, settings.workers, local)
+
+
+def task_counts(files: int, tasks: int | None, workers: int | None, local: bool = True) -> tuple[int, int]:
+    """The tasks and workers of a run over `files` input files, defaults filled in: a task per input file (up to
+    DEFAULT_MAX_TASKS), locally run on every CPU (on a cluster all at once: -1)."""
+    if tasks is None:
+        tasks = max(1, min(files, DEFAULT_MAX_TASKS))
+    if workers is None:
+        workers = min(tasks, os.cpu_count() or 1) if local else -1
+    return tasks, workers
 
 
 def check_output(output: str) -> None:
@@ -161,7 +168,8 @@ def refine_pipeline(settings: RunSettings, generator: ProgramGenerator | None = 
     files = find_inputs(settings.inputs, exclude=settings.output)
     resolve_tasks(settings, files)
     generator = generator or settings.refiner.for_stages(settings.stages).for_output(settings.logging_dir).build()
-    manifest = build_manifest("refine", {"refiner": generator.describe()} | settings.manifest_settings(), files)
+    refiner = {"refiner": generator.describe()}
+    manifest = build_manifest("refine", refiner | settings.manifest_settings(), input_listing(files))
     prepare_output(settings.output, manifest, settings.overwrite)
     out = settings.output
     steps = readers(settings, files)
@@ -213,7 +221,7 @@ def replay_pipeline(settings: RunSettings) -> list[PipelineStep]:
     # Replays of one source folder share a root; a different source is a different run.
     located = source if storage.is_remote(source) else str(Path(source).resolve())
     settings_now = {"source": located} | settings.manifest_settings()
-    prepare_output(settings.output, build_manifest("execute", settings_now, files), settings.overwrite)
+    prepare_output(settings.output, build_manifest("execute", settings_now, input_listing(files)), settings.overwrite)
     out = settings.output
     dropped, errors = storage.join(out, "dropped"), storage.join(out, "errors")
     steps = readers(settings, files, replay=True)
@@ -234,15 +242,7 @@ def make_executor(pipeline: list[PipelineStep], settings: RunSettings):  # noqa:
     """The datatrove executor for `settings.executor`."""
     storage.filesystem(settings.logging_dir)  # a fresh listing of the completion markers, not a cached one
     if settings.executor == "local":
-        from datatrove.executor import LocalPipelineExecutor
-
-        return LocalPipelineExecutor(
-            pipeline,
-            tasks=settings.tasks,
-            workers=settings.workers,
-            logging_dir=settings.logging_dir,
-            start_method="fork" if sys.platform.startswith("linux") else "spawn",
-        )
+        return local_executor(pipeline, settings.tasks, settings.workers, settings.logging_dir)
     if settings.executor == "ray":
         try:
             import ray
@@ -270,6 +270,20 @@ def make_executor(pipeline: list[PipelineStep], settings: RunSettings):  # noqa:
             pipeline, tasks=settings.tasks, workers=settings.workers, logging_dir=settings.logging_dir, **options
         )
     raise ValueError(f"unknown executor {settings.executor!r}; choose local, slurm or ray")
+
+
+def local_executor(pipeline: list[PipelineStep], tasks: int, workers: int, logging_dir: str):  # noqa: ANN201
+    """datatrove's local executor: `workers` processes (forked, on Linux) run the `tasks` tasks."""
+    from datatrove.executor import LocalPipelineExecutor
+
+    storage.filesystem(logging_dir)  # a fresh listing of the completion markers, not a cached one
+    return LocalPipelineExecutor(
+        pipeline,
+        tasks=tasks,
+        workers=workers,
+        logging_dir=logging_dir,
+        start_method="fork" if sys.platform.startswith("linux") else "spawn",
+    )
 
 
 def run(pipeline: list[PipelineStep], settings: RunSettings) -> dict:

@@ -20,18 +20,14 @@ teacher's `per_type_programs` or its `rewrite` (with `exact` and `notes`).
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from tokenizers import Tokenizer
-
-from prox.chunking import DEFAULT_TOKEN_BUDGET, Chunk, LineSizer, chunk_document, token_counter
+from prox.chunking import DEFAULT_TOKEN_BUDGET, Chunk, chunk_document, token_counter
 from prox.generators.lm.chat import ChatAnswer, ChatResult
 from prox.synth.fewshot import DEFAULT_MAX_REMOVED_SHARE, FewshotOptions, FewshotRejection, merge_fewshot
-from prox.synth.output import SynthOutput
-from prox.synth.profile import Profile
+from prox.synth.output import CountKey, SynthOutput
 from prox.synth.records import chunk_record, removed_share
 from prox.synth.rewrite import derive_program
 from prox.synth.teacher import Messages, fewshot_messages, rewrite_answer, rewrite_messages
@@ -39,10 +35,9 @@ from prox.synth.teacher_run import (
     BadInput,
     InputDocument,
     Settled,
-    TeacherLLM,
+    TeacherMaker,
     TeacherRunSettings,
     failure_reason,
-    teach,
     without_teacher,
     write_settled,
 )
@@ -50,7 +45,6 @@ from prox.tokenizer import load_tokenizer
 
 Method = Literal["fewshot", "rewrite"]
 METHODS: tuple[str, ...] = get_args(Method)
-COMMAND = "prox synth chunk"
 FEWSHOT_MAX_NEW_TOKENS = 1024  # a program: a few calls, or many normalize calls on a messy chunk
 # Why a chunk is rejected (stats.json counts them by these names).
 OVER_REMOVAL = "over_removal"
@@ -88,6 +82,7 @@ _LINE_NAMED = re.compile(r"^(?:(?:after|before) )?line \d+: ")
 class ChunkTeacherSettings(TeacherRunSettings):
     """`prox synth chunk`: the teacher run's settings, the method, the chunking and what to trust."""
 
+    command = "prox synth chunk"
     method: Method
     chunk_budget: int = DEFAULT_TOKEN_BUDGET  # tokens per chunk, as `prox refine --chunk-budget`
     max_removed_share: float = DEFAULT_MAX_REMOVED_SHARE  # reject a program removing more of a chunk's words
@@ -129,16 +124,15 @@ class ChunkTeacherSettings(TeacherRunSettings):
             "deletions_only": self.deletions_only,
         }
 
+    def maker(self) -> _ChunkTeacher:
+        return _ChunkTeacher(self)
 
-def synth_chunk(
-    settings: ChunkTeacherSettings, tokenizer: Tokenizer | None = None, teacher: TeacherLLM | None = None
-) -> dict:
-    """Ask the teacher about every chunk of every input document, write the chunk records to OUT and return
-    stats.json's content; `tokenizer` is the one `settings.tokenizer` names when it is loaded already, `teacher`
-    replaces the one the settings name."""
-    sizer = token_counter(tokenizer or load_tokenizer(str(settings.tokenizer)))
-    profile = settings.load_profile()
-    return teach(settings, COMMAND, lambda llm: _ChunkTeacher(settings, profile, sizer, llm), teacher)
+    def sections(self, counts: Mapping[CountKey, float], written: int) -> dict:
+        """stats.json's `teacher`, and for rewrites `rewrites`: reproduced exactly, or in part (--deletions-only)."""
+        sections = super().sections(counts, written)
+        if self.method == "rewrite":
+            sections["rewrites"] = {name: int(counts.get(("rewrite", name), 0)) for name in ("exact", "partial")}
+        return sections
 
 
 @dataclass
@@ -152,18 +146,18 @@ class _Document:
     conversations: list[dict[str, Messages]]
 
 
-class _ChunkTeacher:
-    """Turns each batch of input records into chunk records, rejections and errors."""
+class _ChunkTeacher(TeacherMaker):
+    """Turns each batch of input documents into chunk records, rejections and errors."""
 
-    def __init__(self, settings: ChunkTeacherSettings, profile: Profile, sizer: LineSizer, teacher: TeacherLLM):
-        self.settings = settings
-        self.profile = profile
-        self.sizer = sizer
-        self.teacher = teacher
+    settings: ChunkTeacherSettings
+
+    def __init__(self, settings: ChunkTeacherSettings):
+        super().__init__(settings)
+        self.profile = settings.load_profile()
+        self.sizer = token_counter(load_tokenizer(str(settings.tokenizer)))
         self.options = settings.fewshot_options()
-        self.derivations: Counter = Counter(exact=0, partial=0)
 
-    def add(self, output: SynthOutput, batch: list[InputDocument | BadInput]) -> None:
+    def teach(self, output: SynthOutput, batch: list[InputDocument | BadInput]) -> None:
         prepared = [self._prepare(item) for item in batch]
         documents = [document for document in prepared if isinstance(document, _Document)]
         asked = [messages for document in documents for chunk in document.conversations for messages in chunk.values()]
@@ -176,10 +170,6 @@ class _ChunkTeacher:
                 )
             if settled is not None:
                 write_settled(output, settled)
-
-    def account(self) -> dict:
-        """stats.json's `rewrites`: rewrites reproduced exactly, or in part (with --deletions-only)."""
-        return {"rewrites": dict(self.derivations)} if self.settings.method == "rewrite" else {}
 
     def _prepare(self, item: InputDocument | BadInput) -> _Document | Settled:
         """The document's chunks and what to ask about each, or how it is settled without the teacher."""
@@ -250,7 +240,7 @@ class _ChunkTeacher:
             output.reject(origin, record, OVER_REMOVAL, detail)
             return
         if output.offer(origin, record):
-            self.derivations["exact" if derivation.exact else "partial"] += 1
+            output.count("rewrite", "exact" if derivation.exact else "partial")
 
     def _record(self, document: _Document, chunk: Chunk, program: str, judgments: dict) -> dict:
         return chunk_record(

@@ -15,16 +15,12 @@ The label is `keep_document` (edu >= 3, or edu = 2 and format >= 4, thresholds b
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from tokenizers import Tokenizer
-
 from prox.generators.base import GenerationFailure
-from prox.generators.lm.chat import ChatMessage
 from prox.synth.labels import UNRENDERABLE_PROMPT
-from prox.synth.output import SynthOutput
-from prox.synth.profile import Profile
+from prox.synth.output import CountKey, SynthOutput
 from prox.synth.records import DocMessage, UnrenderablePrompt, doc_record, doc_user_message
 from prox.synth.scoring import (
     EDU_THRESHOLD,
@@ -37,36 +33,30 @@ from prox.synth.scoring import (
     keep_document,
     parse_score,
 )
-from prox.synth.teacher import Messages, doc_score_messages
+from prox.synth.teacher import Messages, doc_score_messages, score_follow_up
 from prox.synth.teacher_run import (
     BadInput,
     InputDocument,
     Rejection,
     Settled,
-    TeacherLLM,
+    TeacherMaker,
     TeacherRunSettings,
     failure_reason,
-    teach,
     without_teacher,
     write_settled,
 )
 from prox.tokenizer import load_tokenizer
 
-COMMAND = "prox synth doc"
 DEFAULT_MAX_NEW_TOKENS = 512  # a critique of at most 100 words and the score line, with room to spare
 DEFAULT_SCORE_RETRIES = 2
 NO_SCORE = "no_score"
-# The follow-up turn after an answer whose score cannot be read.
-SCORE_FOLLOW_UP = (
-    "Your answer did not end as asked: {problem}. Reply with only the final line, in exactly this form, where "
-    "<points> is a whole number from 0 to {points}:\n{label}: <points>"
-)
 
 
 @dataclass(frozen=True, kw_only=True)
 class DocTeacherSettings(TeacherRunSettings):
     """`prox synth doc`: the teacher run's settings, the label's thresholds and the score retries."""
 
+    command = "prox synth doc"
     edu_threshold: int = EDU_THRESHOLD  # keep when edu >= this ...
     format_threshold: int = FORMAT_THRESHOLD  # ... or edu = edu_threshold - 1 and format >= this
     score_retries: int = DEFAULT_SCORE_RETRIES  # follow-ups per score that cannot be read
@@ -91,16 +81,17 @@ class DocTeacherSettings(TeacherRunSettings):
             "score_retries": self.score_retries,
         }
 
+    def maker(self) -> _DocScorer:
+        return _DocScorer(self)
 
-def synth_doc(
-    settings: DocTeacherSettings, tokenizer: Tokenizer | None = None, teacher: TeacherLLM | None = None
-) -> dict:
-    """Score every input document with the teacher, write its record to OUT and return stats.json's content;
-    `tokenizer` is the one `settings.tokenizer` names when it is loaded already, `teacher` replaces the one the
-    settings name."""
-    tokenizer = tokenizer or load_tokenizer(str(settings.tokenizer))
-    profile = settings.load_profile()
-    return teach(settings, COMMAND, lambda llm: _DocScorer(settings, profile, tokenizer, llm), teacher)
+    def sections(self, counts: Mapping[CountKey, float], written: int) -> dict:
+        """stats.json's `teacher`, `score_follow_ups` and how often each score was given."""
+        scores = {
+            kind: {str(points): int(counts.get(("score", kind, str(points)), 0)) for points in range(MAX_POINTS + 1)}
+            for kind in SCORE_LINES
+        }
+        follow_ups = int(counts.get(("score_follow_ups",), 0))
+        return super().sections(counts, written) | {"score_follow_ups": follow_ups, "scores": scores}
 
 
 @dataclass
@@ -120,34 +111,26 @@ class _Scoring:
     judgments: dict[ScoreKind, _Judgment]
 
 
-class _DocScorer:
-    """Turns each batch of input records into doc records, rejections and errors."""
+class _DocScorer(TeacherMaker):
+    """Turns each batch of input documents into doc records, rejections and errors."""
 
-    def __init__(self, settings: DocTeacherSettings, profile: Profile, tokenizer: Tokenizer, teacher: TeacherLLM):
-        self.settings = settings
-        self.profile = profile
-        self.tokenizer = tokenizer
-        self.teacher = teacher
-        self.follow_ups = 0
-        self.scores: dict[str, Counter] = {kind: Counter() for kind in SCORE_LINES}
+    settings: DocTeacherSettings
 
-    def add(self, output: SynthOutput, batch: list[InputDocument | BadInput]) -> None:
+    def __init__(self, settings: DocTeacherSettings):
+        super().__init__(settings)
+        self.profile = settings.load_profile()
+        self.tokenizer = load_tokenizer(str(settings.tokenizer))
+
+    def teach(self, output: SynthOutput, batch: list[InputDocument | BadInput]) -> None:
         prepared = [self._prepare(item) for item in batch]
-        self._score(
-            [judgment for item in prepared if isinstance(item, _Scoring) for judgment in item.judgments.values()]
-        )
+        judgments = [
+            judgment for item in prepared if isinstance(item, _Scoring) for judgment in item.judgments.values()
+        ]
+        self._score(output, judgments)
         for item in prepared:  # in input order
             settled = self._write(output, item) if isinstance(item, _Scoring) else item
             if settled is not None:
                 write_settled(output, settled)
-
-    def account(self) -> dict:
-        """stats.json's `score_follow_ups` and how often each score was given."""
-        scores = {
-            kind: {str(points): counts[points] for points in range(MAX_POINTS + 1)}
-            for kind, counts in self.scores.items()
-        }
-        return {"score_follow_ups": self.follow_ups, "scores": scores}
 
     def _prepare(self, item: InputDocument | BadInput) -> _Scoring | Settled:
         """The document's two judgments to ask for, or how it is settled without the teacher."""
@@ -163,7 +146,7 @@ class _DocScorer:
         judgments = {kind: _Judgment(kind, messages) for kind, messages in conversations.items()}
         return _Scoring(document, message, judgments)
 
-    def _score(self, judgments: list[_Judgment]) -> None:
+    def _score(self, output: SynthOutput, judgments: list[_Judgment]) -> None:
         """Ask for every judgment at once; ask again, with a follow-up, those whose score cannot be read."""
         pending = judgments
         for attempt in range(self.settings.score_retries + 1):
@@ -176,12 +159,11 @@ class _DocScorer:
                 judgment.answers.append(result.text)
                 judgment.score = parse_score(result.text, judgment.kind)
                 if isinstance(judgment.score, ScoreFailure) and attempt < self.settings.score_retries:
-                    follow_up = SCORE_FOLLOW_UP.format(
-                        problem=judgment.score.reason, points=MAX_POINTS, label=SCORE_LINES[judgment.kind]
+                    judgment.conversation = score_follow_up(
+                        self.profile, judgment.conversation, result.text, judgment.kind, judgment.score.reason
                     )
-                    judgment.conversation += (ChatMessage("assistant", result.text), ChatMessage("user", follow_up))
                     retried.append(judgment)
-            self.follow_ups += len(retried)
+            output.count("score_follow_ups", value=len(retried))
             pending = retried
             if not pending:
                 break
@@ -206,7 +188,7 @@ class _DocScorer:
         educational, format_score = scores["educational"], scores["format"]
         assert isinstance(educational, int) and isinstance(format_score, int)
         for kind, score in judged["scores"].items():
-            self.scores[kind][score] += 1
+            output.count("score", kind, str(score))
         keep = keep_document(educational, format_score, self.settings.edu_threshold, self.settings.format_threshold)
         record = doc_record(
             scoring.message,

@@ -19,8 +19,6 @@ keeping them would split a removed menu into many runs (24,879 runs instead of 1
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -35,7 +33,7 @@ from prox.records.files import document_files
 from prox.records.labels import MIN_GOLD_RECALL, is_ambiguous
 from prox.records.layouts import record_metadata
 from prox.records.metadata import PROX_KEY
-from prox.records.reading import BadRecord, Record, read_records
+from prox.records.reading import BadRecord, Record
 from prox.storage import is_dir, require_file, storage_errors
 from prox.synth.output import DEFAULT_RECORDS_PER_SHARD, SynthOutput
 from prox.synth.records import (
@@ -48,6 +46,7 @@ from prox.synth.records import (
     removed_share,
     require_tokenizer,
 )
+from prox.synth.task import InputFile, InputRecord, SynthCommand
 from prox.tokenizer import load_tokenizer
 
 Ambiguous = Literal["label", "keep", "reject"]
@@ -65,17 +64,20 @@ UNRENDERABLE_PROMPT = "unrenderable_prompt"
 
 
 @dataclass(frozen=True)
-class LabelSettings:
+class LabelSettings(SynthCommand):
     """What `prox synth labels` reads and writes, and how it makes records; checks itself."""
 
+    command = "prox synth labels"
     sources: tuple[str, ...]
     output: str
     tokenizer: str | None  # the LM refiner's tokenizer: doc prompts are cut and chunks sized with it
     stages: tuple[str, ...] = STAGES
     chunk_budget: int = DEFAULT_TOKEN_BUDGET  # tokens per chunk, as `prox refine --chunk-budget`
     ambiguous: Ambiguous = "label"  # what an ambiguous line of a labelled page becomes (see the module's doc)
-    limit: int | None = None  # read at most this many input records, over all sources in order
+    limit: int | None = None  # read at most this many input records per task
     records_per_shard: int = DEFAULT_RECORDS_PER_SHARD
+    tasks: int | None = None  # None: a task per input file (capped)
+    workers: int | None = None  # tasks at once; None: min(tasks, CPUs)
     overwrite: bool = False  # replace an earlier synth output in OUT
     progress: bool = False  # a progress bar on stderr
 
@@ -90,8 +92,9 @@ class LabelSettings:
             raise ValueError(f"--chunk-budget must be at least 1, got {self.chunk_budget}")
         if self.ambiguous not in AMBIGUOUS_CHOICES:
             raise ValueError(f"--ambiguous takes one of {', '.join(AMBIGUOUS_CHOICES)}, got {self.ambiguous}")
-        if self.limit is not None and self.limit < 1:
-            raise ValueError(f"--limit must be at least 1, got {self.limit}")
+        for name, value in (("--limit", self.limit), ("--tasks", self.tasks), ("--workers", self.workers)):
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
         if self.records_per_shard < 1:
             raise ValueError(f"--records-per-shard must be at least 1, got {self.records_per_shard}")
 
@@ -106,23 +109,19 @@ class LabelSettings:
             "records_per_shard": self.records_per_shard,
         }
 
+    @property
+    def origins(self) -> tuple[str, ...]:
+        return self.sources
 
-def synth_labels(settings: LabelSettings, tokenizer: Tokenizer | None = None) -> dict:
-    """Write the records of every source to OUT and return stats.json's content; `tokenizer` is the one
-    `settings.tokenizer` names, when it is loaded already."""
-    from tqdm import tqdm
+    def input_files(self) -> list[InputFile]:
+        files = []
+        for source in self.sources:
+            kind, paths = _source_files(source)
+            files += [InputFile(source, kind, path) for path in paths]
+        return files
 
-    maker = _RecordMaker(settings, tokenizer or load_tokenizer(str(settings.tokenizer)))
-    files = [(source, *_source_files(source)) for source in settings.sources]  # all found before writing starts
-    output = SynthOutput(settings.output, settings.sources, settings.records_per_shard, settings.overwrite)
-    with tqdm(
-        total=settings.limit, unit=" records", desc="prox synth labels", disable=not settings.progress, file=sys.stderr
-    ) as bar:
-        for origin, kind, record in _input_records(files, settings.limit):
-            maker.add(output, origin, kind, record)
-            bar.update()
-    header = {"command": "prox synth labels", "sources": list(settings.sources), "settings": settings.describe()}
-    return output.close(header)
+    def maker(self) -> _RecordMaker:
+        return _RecordMaker(self, load_tokenizer(str(self.tokenizer)))
 
 
 def _source_files(source: str) -> tuple[str, list[str]]:
@@ -137,20 +136,6 @@ def _source_files(source: str) -> tuple[str, list[str]]:
     return "refine", files
 
 
-def _input_records(
-    sources: list[tuple[str, str, list[str]]], limit: int | None
-) -> Iterator[tuple[str, str, Record | BadRecord]]:
-    """(source, kind, record) for every record of the sources' files in order, at most `limit`."""
-    count = 0
-    for source, kind, files in sources:
-        for path in files:
-            for record in read_records(path):
-                if limit is not None and count == limit:
-                    return
-                count += 1
-                yield source, kind, record
-
-
 @dataclass
 class _Page:
     """A line-labelled page to chunk: its lines decided (None: ambiguous and undecided), and its ambiguous lines."""
@@ -162,12 +147,21 @@ class _Page:
 class _RecordMaker:
     """Turns each input record into records, rejections or an error on the output."""
 
+    batch_size = 64  # any: records are made one by one
+
     def __init__(self, settings: LabelSettings, tokenizer: Tokenizer):
         self.settings = settings
         self.tokenizer = tokenizer
         self.sizer: LineSizer = token_counter(tokenizer)
 
-    def add(self, output: SynthOutput, origin: str, kind: str, record: Record | BadRecord) -> None:
+    def add(self, output: SynthOutput, batch: list[InputRecord]) -> None:
+        for item in batch:
+            self._add(output, item.file.origin, item.file.kind, item.record)
+
+    def close(self, output: SynthOutput) -> None:
+        pass
+
+    def _add(self, output: SynthOutput, origin: str, kind: str, record: Record | BadRecord) -> None:
         if isinstance(record, BadRecord):
             output.input_error(origin, record.where, record.reason, record.raw)
             return

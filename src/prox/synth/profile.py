@@ -5,6 +5,8 @@ A profile folder holds:
 - `system.txt`: the teacher's system message;
 - `doc_educational.txt`, `doc_format.txt`: the two doc-scoring prompts, each with a `{document}` placeholder and
   asking for a final line `Educational score: <points>` / `Extraction Quality Score: <points>`;
+- `score_follow_up.txt`: the turn that asks again for a score that cannot be read, with `{problem}` (what is
+  wrong with the answer), `{points}` (the highest score) and `{label}` (the score line's label) placeholders;
 - `chunk_functions.txt`, `chunk_rules.txt`: the function stubs and rules shared by the few-shot prompts;
 - `fewshot_<noise type>.txt`, one or more: a few-shot prompt per noise type, with `{functions}`, `{rules}` and
   `{chunk}` placeholders (the web and math profiles have `navigation`, `links` and `footer`);
@@ -15,8 +17,10 @@ Placeholders are filled by `fill`, never by `str.format`: documents, LaTeX and c
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +37,7 @@ _FILES = {
     "system.txt": (),
     "doc_educational.txt": ("document",),
     "doc_format.txt": ("document",),
+    "score_follow_up.txt": ("problem", "points", "label"),
     "chunk_functions.txt": (),
     "chunk_rules.txt": (),
     "rewrite.txt": ("chunk",),
@@ -54,6 +59,7 @@ class Profile:
     system: str
     doc_educational: str
     doc_format: str
+    score_follow_up: str
     chunk_functions: str
     chunk_rules: str
     fewshot: dict[str, str]
@@ -62,6 +68,12 @@ class Profile:
     @property
     def noise_types(self) -> tuple[str, ...]:
         return tuple(self.fewshot)
+
+
+def profile_digest(profile: Profile) -> str:
+    """A digest of the profile's prompts: two profiles ask the same exactly when their digests are equal."""
+    texts = {name: value for name, value in asdict(profile).items() if name != "name"}
+    return hashlib.sha256(json.dumps(texts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
 def fill(template: str, **values: str) -> str:
@@ -115,6 +127,7 @@ def _read_profile(label: str, folder: Traversable) -> Profile:
         system=texts["system.txt"],
         doc_educational=texts["doc_educational.txt"],
         doc_format=texts["doc_format.txt"],
+        score_follow_up=texts["score_follow_up.txt"],
         chunk_functions=texts["chunk_functions.txt"],
         chunk_rules=texts["chunk_rules.txt"],
         fewshot=fewshot,

@@ -28,6 +28,7 @@ from tokenizers import Tokenizer
 from prox.chunking import Chunk
 from prox.program import KeepChunk, RemoveLines, serialize
 from prox.prompts import DOC_PROMPT_MAX_TOKENS, SYSTEM_PROMPT, chunk_user_message, doc_prompt, llama2_chat_prompt
+from prox.storage import list_folder
 
 STAGES = ("doc", "chunk")
 # The fields every record has, in the order they are written; judgments may not reuse these names.
@@ -176,3 +177,14 @@ def require_tokenizer(tokenizer: str | None) -> None:
             "prompt cut at 2000 tokens, chunks of --chunk-budget tokens); for the released ProX refiners give "
             "a directory holding the Llama-2 tokenizer.json"
         )
+
+
+def record_shards(folder: str, stages: Iterable[str] = STAGES) -> list[str]:
+    """The record shards of these stages in a synth output folder (`STAGE-....jsonl.gz`), in name order; none when
+    it holds none."""
+    wanted = tuple(f"{stage}-" for stage in stages)
+    return [
+        path
+        for path in list_folder(folder)
+        if path.replace("\\", "/").rsplit("/", 1)[-1].startswith(wanted) and path.endswith(".jsonl.gz")
+    ]

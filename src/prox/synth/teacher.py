@@ -14,7 +14,7 @@ from prox.chunking import Chunk
 from prox.generators.lm.chat import ChatMessage
 from prox.prompts import chunk_user_message
 from prox.synth.profile import Profile, fill
-from prox.synth.scoring import ScoreKind
+from prox.synth.scoring import MAX_POINTS, SCORE_LINES, ScoreKind
 
 Messages = tuple[ChatMessage, ...]
 
@@ -32,6 +32,13 @@ def doc_score_messages(profile: Profile, text: str) -> dict[ScoreKind, Messages]
         "educational": teacher_messages(profile, fill(profile.doc_educational, document=text)),
         "format": teacher_messages(profile, fill(profile.doc_format, document=text)),
     }
+
+
+def score_follow_up(profile: Profile, conversation: Messages, answer: str, kind: ScoreKind, problem: str) -> Messages:
+    """The scoring conversation carried on after an answer whose score cannot be read: the answer, then the
+    profile's follow-up turn naming the problem and asking for the score line alone."""
+    question = fill(profile.score_follow_up, problem=problem, points=str(MAX_POINTS), label=SCORE_LINES[kind])
+    return (*conversation, ChatMessage("assistant", answer), ChatMessage("user", question))
 
 
 def fewshot_messages(profile: Profile, chunk: Chunk) -> dict[str, Messages]:

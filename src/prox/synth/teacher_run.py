@@ -1,44 +1,46 @@
 """What `prox synth doc` and `prox synth chunk` share: their settings, the teacher LLM behind its request cache,
-the input documents, and the output folder they resume.
+and the input documents.
 
 The teacher is asked through the OpenAI backend's chat mode (its retries, its concurrency limit), a batch of
-documents at a time, and every answer is kept in a sqlite request cache: `OUT/logs/requests.sqlite` for a local
-OUT, `~/.cache/prox/requests/<digest of OUT>/requests.sqlite` for a remote one. A run killed with kill -9 is
-resumed by running the same command again: OUT holds no stats.json yet, so its unfinished records are written
-again from the start, and the teacher is asked only what it had not answered (a kill loses at most the answers of
-the batch in flight, which are cached when the batch ends). A finished OUT (with stats.json) is refused unless
-`--overwrite`; the cache outlives `--overwrite`, so delete OUT/logs to ask the teacher again.
+documents at a time in each task, and every answer is kept in a sqlite request cache as soon as it arrives:
+`OUT/logs/requests.sqlite` for a local OUT, `~/.cache/prox/requests/<digest of OUT>/requests.sqlite` for a remote
+one, shared by the run's tasks. A run killed with kill -9 is resumed by running the same command again: the
+finished tasks are skipped, the others start over (their partial files are removed), and the teacher is asked
+only what it had not answered (a kill loses only the requests in flight). The cache outlives `--overwrite`, so
+delete OUT/logs to ask the teacher again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import sys
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from prox.generators.base import GenerationFailure
 from prox.generators.lm.cache import RequestCache, chat_with_cache
 from prox.generators.lm.chat import ChatBackend, ChatRequest, ChatResult
-from prox.records.reading import BadRecord, Record, read_records, record_format
-from prox.storage import cache_folder, exists, is_dir, is_remote, join, list_tree, require_file, storage_errors
+from prox.records.reading import BadRecord, record_format
+from prox.storage import cache_folder, is_dir, is_remote, list_tree, require_file, storage_errors
 from prox.synth.labels import EMPTY_DOCUMENT, raw_record, record_id
-from prox.synth.output import DEFAULT_RECORDS_PER_SHARD, STATS_FILE, SynthOutput
-from prox.synth.profile import DEFAULT_PROFILE, Profile, load_profile
+from prox.synth.output import DEFAULT_RECORDS_PER_SHARD, CountKey, SynthOutput
+from prox.synth.profile import DEFAULT_PROFILE, Profile, load_profile, profile_digest
 from prox.synth.records import require_tokenizer
+from prox.synth.task import InputFile, InputRecord, SynthCommand
 from prox.synth.teacher import Messages
 
 # Documents sent to the teacher at once, per request allowed in flight: enough to keep the server busy while
-# the slowest answers of a batch come in; a kill -9 loses the answers of one batch at most.
+# the slowest answers of a batch come in.
 DOCUMENTS_PER_SLOT = 4
 REQUEST_CACHE = ("logs", "requests.sqlite")
+# The request cache's files in OUT/logs (sqlite's WAL beside it): they outlive --overwrite.
+REQUEST_CACHE_FILES = tuple(f"{REQUEST_CACHE[-1]}{suffix}" for suffix in ("", "-wal", "-shm"))
+_TEACHER_COUNTS = ("requests", "cache_hits", "answered", "failed", "cut_off", "prompt_tokens", "completion_tokens")
 
 
 @dataclass(frozen=True, kw_only=True)
-class TeacherRunSettings:
+class TeacherRunSettings(SynthCommand):
     """What a teacher command reads and writes, and how it asks the teacher; checks itself."""
 
     inputs: tuple[str, ...]  # JSONL/Parquet files (or folders of them) of documents with a `text` field
@@ -46,15 +48,17 @@ class TeacherRunSettings:
     tokenizer: str | None  # the LM refiner's tokenizer: doc prompts are cut and chunks sized with it
     teacher_url: str  # the OpenAI-compatible server's base URL, e.g. http://localhost:8000/v1
     teacher_model: str
-    api_key: str | None = None
-    concurrency: int = 16  # requests in flight at once
+    api_key: str | None = field(default=None, repr=False)  # never written to OUT (see pipeline.synth.SynthTask)
+    concurrency: int = 16  # requests in flight at once, per task
     request_timeout: float = 300.0  # seconds per attempt; a long rewrite takes a while
     max_retries: int = 4  # attempts after the first, for 429s, 5xx, timeouts and dropped connections
     max_new_tokens: int | None = None  # per answer; None: the command's default
     profile: str | None = None  # a shipped prompt profile (default: web) ...
     prompts: str | None = None  # ... or a folder holding one
-    limit: int | None = None  # read at most this many input records, over all inputs in order
+    limit: int | None = None  # read at most this many input records per task
     records_per_shard: int = DEFAULT_RECORDS_PER_SHARD
+    tasks: int | None = None  # None: a task per input file (capped)
+    workers: int | None = None  # tasks at once; None: min(tasks, CPUs)
     overwrite: bool = False  # replace a finished synth output in OUT
     progress: bool = False  # a progress bar on stderr
 
@@ -70,7 +74,12 @@ class TeacherRunSettings:
             raise ValueError("--teacher-model NAME is required: the model the teacher server serves")
         if self.concurrency < 1 or self.max_retries < 0 or self.request_timeout <= 0:
             raise ValueError("--concurrency must be at least 1, --max-retries 0 or more and --request-timeout > 0")
-        for name, value in (("--max-new-tokens", self.max_new_tokens), ("--limit", self.limit)):
+        for name, value in (
+            ("--max-new-tokens", self.max_new_tokens),
+            ("--limit", self.limit),
+            ("--tasks", self.tasks),
+            ("--workers", self.workers),
+        ):
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
         if self.records_per_shard < 1:
@@ -85,6 +94,10 @@ class TeacherRunSettings:
     def documents_per_batch(self) -> int:
         return DOCUMENTS_PER_SLOT * self.concurrency
 
+    @property
+    def origins(self) -> tuple[str, ...]:
+        return self.inputs
+
     def describe(self) -> dict:
         """The settings stats.json records (no API key)."""
         return {
@@ -98,8 +111,21 @@ class TeacherRunSettings:
             "records_per_shard": self.records_per_shard,
         }
 
+    def decisive(self) -> dict:
+        """All but how the teacher is reached (its URL, concurrency, retries: a resumed run may use another
+        server); the profile also by its text, so an edited prompt is not mixed with the old one's answers."""
+        reached = ("teacher_url", "concurrency", "max_retries")
+        settings = {name: value for name, value in self.describe().items() if name not in reached}
+        return settings | {"profile_digest": profile_digest(self.load_profile())}
+
     def load_profile(self) -> Profile:
         return load_profile(self.profile, self.prompts)
+
+    def input_files(self) -> list[InputFile]:
+        return [InputFile(origin, "documents", path) for origin, paths in input_files(self.inputs) for path in paths]
+
+    def sections(self, counts: Mapping[CountKey, float], written: int) -> dict:
+        return {"teacher": teacher_account(counts, written)}
 
 
 class TeacherLLM:
@@ -110,9 +136,7 @@ class TeacherLLM:
         self.backend = backend
         self.model = model
         self.cache = cache
-        self.counts: Counter = Counter(
-            requests=0, cache_hits=0, answered=0, failed=0, cut_off=0, prompt_tokens=0, completion_tokens=0
-        )
+        self.counts: Counter = Counter()
 
     def ask(self, conversations: Sequence[Messages], max_new_tokens: int) -> list[ChatResult]:
         """The answer, or the backend's failure, per conversation, in order (greedy decoding)."""
@@ -133,57 +157,43 @@ class TeacherLLM:
                 self.counts["completion_tokens"] += result.completion_tokens
         return results
 
-    def account(self, records_written: int) -> dict:
-        """stats.json's `teacher`: requests = cache hits + answered + failed; tokens as the server counted them
-        for the answers of this run (cache hits cost nothing), and per record written."""
-        counts = dict(self.counts)
-        per_record = {
-            name: round(counts[name] / records_written, 1) if records_written else 0.0
-            for name in ("prompt_tokens", "completion_tokens")
-        }
-        return {**counts, "tokens_per_record_written": per_record}
-
-    def close(self) -> None:
+    def close(self, output: SynthOutput) -> None:
+        """Add the counts to the task's (stats.json's `teacher`) and free the connections."""
+        for name, value in self.counts.items():
+            output.count("teacher", name, value=value)
         self.backend.close()
         if self.cache is not None:
             self.cache.close()
 
 
-class Teaching(Protocol):
-    """What a teacher command does with each batch of input records, and what it adds to stats.json."""
+def teacher_account(counts: Mapping[CountKey, float], records_written: int) -> dict:
+    """stats.json's `teacher`: requests = cache hits + answered + failed; tokens as the server counted them for
+    the answers of this run (cache hits cost nothing), and per record written."""
+    account: dict = {name: int(counts.get(("teacher", name), 0)) for name in _TEACHER_COUNTS}
+    account["tokens_per_record_written"] = {
+        name: round(account[name] / records_written, 1) if records_written else 0.0
+        for name in ("prompt_tokens", "completion_tokens")
+    }
+    return account
 
-    def add(self, output: SynthOutput, batch: list[InputDocument | BadInput]) -> None: ...
 
-    def account(self) -> dict: ...
+class TeacherMaker:
+    """A teacher command's record maker: the task's teacher, and input records read as documents. Subclasses
+    say what to do with each batch of documents (`teach`)."""
 
+    def __init__(self, settings: TeacherRunSettings):
+        self.settings = settings
+        self.teacher = open_teacher(settings)
+        self.batch_size = settings.documents_per_batch
 
-def teach(
-    settings: TeacherRunSettings,
-    command: str,
-    make: Callable[[TeacherLLM], Teaching],
-    teacher: TeacherLLM | None = None,
-) -> dict:
-    """Run a teacher command over every input record, a batch at a time, and return stats.json's content;
-    `teacher` replaces the one the settings name."""
-    from datatrove.utils.batching import batched
-    from tqdm import tqdm
+    def add(self, output: SynthOutput, batch: list[InputRecord]) -> None:
+        self.teach(output, [input_document(item) for item in batch])
 
-    files = input_files(settings.inputs)  # all found before writing starts
-    teacher = teacher or open_teacher(settings)
-    output = open_output(settings, [origin for origin, _ in files])
-    teaching = make(teacher)
-    try:
-        with tqdm(
-            total=settings.limit, unit=" documents", desc=command, disable=not settings.progress, file=sys.stderr
-        ) as bar:
-            for batch in batched(input_documents(files, settings.limit), settings.documents_per_batch):
-                teaching.add(output, batch)
-                bar.update(len(batch))
-    finally:
-        teacher.close()
-    written = output.account()["examples"]["written"]
-    header = {"command": command, "sources": list(settings.inputs), "settings": settings.describe()}
-    return output.close(header | {"teacher": teacher.account(written)} | teaching.account())
+    def teach(self, output: SynthOutput, batch: list[InputDocument | BadInput]) -> None:
+        raise NotImplementedError
+
+    def close(self, output: SynthOutput) -> None:
+        self.teacher.close(output)
 
 
 def open_teacher(settings: TeacherRunSettings) -> TeacherLLM:
@@ -206,14 +216,6 @@ def request_cache_path(output: str) -> Path:
         return Path(output, *REQUEST_CACHE)
     digest = hashlib.sha256(output.rstrip("/").encode()).hexdigest()[:16]
     return cache_folder("requests") / digest / REQUEST_CACHE[-1]
-
-
-def open_output(settings: TeacherRunSettings, sources: Sequence[str]) -> SynthOutput:
-    """OUT, ready to write: an unfinished run's records (no stats.json yet) are replaced, a finished run's only
-    with `--overwrite`."""
-    with storage_errors(settings.output):
-        unfinished = not exists(join(settings.output, STATS_FILE))
-    return SynthOutput(settings.output, sources, settings.records_per_shard, settings.overwrite or unfinished)
 
 
 def input_files(inputs: Sequence[str]) -> list[tuple[str, list[str]]]:
@@ -292,19 +294,9 @@ def write_settled(output: SynthOutput, settled: Settled) -> None:
     output.input_rejected(document.origin, {**document.base, **settled.judgments}, settled.reason, settled.detail)
 
 
-def input_documents(files: Sequence[tuple[str, list[str]]], limit: int | None) -> Iterator[InputDocument | BadInput]:
-    """Every record of the files in order, at most `limit`, as a document or as what is wrong with it."""
-    count = 0
-    for origin, paths in files:
-        for path in paths:
-            for record in read_records(path):
-                if limit is not None and count == limit:
-                    return
-                count += 1
-                yield _document(origin, record)
-
-
-def _document(origin: str, record: Record | BadRecord) -> InputDocument | BadInput:
+def input_document(item: InputRecord) -> InputDocument | BadInput:
+    """An input record as a document, or as what is wrong with it."""
+    origin, record = item.file.origin, item.record
     if isinstance(record, BadRecord):
         return BadInput(origin, record.where, record.reason, record.raw)
     data = record.data
@@ -327,11 +319,3 @@ def failure_reason(results: Sequence[object]) -> str | None:
         return None
     more = f" ({len(failures)} of its {len(results)} requests failed)" if len(results) > 1 else ""
     return f"teacher request failed: {failures[0].reason}{more}"
-
-
-def exit_status(stats: dict) -> int:
-    """0; 1 when the account does not add up, or when every input record was an error (a teacher that never
-    answered, inputs that are not documents)."""
-    inputs = stats["inputs"]
-    all_failed = inputs["records"] > 0 and inputs["errors"] == inputs["records"]
-    return 1 if all_failed or not stats["accounted"] else 0

@@ -170,6 +170,36 @@ def test_a_second_run_takes_chat_answers_from_the_cache(fault_server, tmp_path):
     assert len(fault_server.payloads) == asked
 
 
+def test_each_chat_answer_is_cached_as_it_arrives_while_the_rest_of_the_batch_waits(fault_server, tmp_path):
+    """What a run killed mid-batch keeps: every answer the server gave, though a slow request holds the batch."""
+    import threading
+
+    release = threading.Event()
+
+    def answer(payload, hit):
+        if _user_text(payload) == "slow":
+            release.wait(10)
+        return chat_answer(f"answer to {_user_text(payload)}")
+
+    fault_server.answer = answer
+    cache_path = tmp_path / "requests.sqlite"
+    requests = [_chat("slow"), _chat("one"), _chat("two")]
+    batch = threading.Thread(target=chat_with_cache, args=(_backend(fault_server), requests, RequestCache(cache_path)))
+    batch.start()
+    try:
+        # Another process's view of the file: both quick answers are there before the batch has ended.
+        reader = RequestCache(cache_path)
+        deadline = time.monotonic() + 10
+        while len(reader) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert batch.is_alive()
+        assert [reader.get(request) for request in requests] == [None, "answer to one", "answer to two"]
+    finally:
+        release.set()
+        batch.join()
+    assert reader.get(requests[0]) == "answer to slow"
+
+
 def test_failed_chat_answers_are_not_cached(fault_server, tmp_path):
     fault_server.answer = lambda payload, hit: Reply(500) if hit == 0 else chat_answer("second time lucky")
     cache = RequestCache(tmp_path / "requests.sqlite")
@@ -180,6 +210,31 @@ def test_failed_chat_answers_are_not_cached(fault_server, tmp_path):
     assert isinstance(failed, GenerationFailure)
     assert answered == ChatAnswer("second time lucky", 11, 7, "stop")
     assert len(cache) == 1
+
+
+def test_tasks_opening_a_new_cache_file_at_once_all_get_it(tmp_path):
+    """sqlite refuses, rather than delays, all but one of those switching a new file to WAL at the same time."""
+    import threading
+
+    failures = []
+
+    def open_cache(path, start):
+        start.wait()
+        try:
+            cache = RequestCache(path)
+            cache.get(_chat("x"))
+            cache.close()
+        except Exception as error:  # what the task would die of
+            failures.append(error)
+
+    for trial in range(50):
+        path, start = tmp_path / f"requests-{trial}.sqlite", threading.Barrier(6)
+        openers = [threading.Thread(target=open_cache, args=(path, start)) for _ in range(6)]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join()
+    assert failures == []
 
 
 def test_chat_cache_keys_cover_model_messages_and_decoding():

@@ -2,7 +2,11 @@
 
 Completions are keyed by model, prompt token ids and sampling settings (greedy, max new tokens); chat
 requests by model, messages, max new tokens and temperature. Safe to share between the processes of one
-machine: sqlite serialises writers, and a write that loses a race is simply retried later as a cache miss.
+machine (the tasks of a run): the file is in WAL mode, so readers never wait for a writer, writers wait their turn
+(up to a minute), and a write that still loses is simply asked again later as a cache miss. Each chat answer is
+stored as it arrives, one small transaction each: a run killed with kill -9 loses only the requests in flight
+(WAL with synchronous=NORMAL keeps every committed answer through a killed process; only a power cut can cost the
+last few).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,7 +42,8 @@ def request_key(request: CompletionRequest | ChatRequest) -> str:
 def chat_with_cache(
     backend: ChatBackend, requests: Sequence[ChatRequest], cache: RequestCache | None
 ) -> list[ChatResult]:
-    """Answers from the cache where it has them (marked `cached`), the rest from `backend`, stored once answered."""
+    """Answers from the cache where it has them (marked `cached`), the rest from `backend`, each stored as soon as
+    it is answered."""
     results: list[ChatResult | None] = [None] * len(requests)
     missing: list[int] = []
     for index, request in enumerate(requests):
@@ -47,12 +53,28 @@ def chat_with_cache(
         else:
             results[index] = ChatAnswer(cached, cached=True)
     if missing:
-        answers = backend.chat([requests[index] for index in missing])
+
+        def keep(position: int, answer: ChatResult) -> None:
+            if cache is not None and isinstance(answer, ChatAnswer):
+                cache.put(requests[missing[position]], answer.text)
+
+        answers = backend.chat([requests[index] for index in missing], on_result=keep)
         for index, answer in zip(missing, answers, strict=True):
             results[index] = answer
-            if cache is not None and isinstance(answer, ChatAnswer):
-                cache.put(requests[index], answer.text)
     return results  # type: ignore[return-value]
+
+
+def _use_wal(connection: sqlite3.Connection, tries: int = 100) -> None:
+    """Switch the file to WAL mode (a no-op once it is). Processes opening a new file at once race to switch it,
+    and sqlite refuses the losers at once rather than making them wait: they try again."""
+    for attempt in range(tries):
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.02)
 
 
 class RequestCache:
@@ -67,8 +89,10 @@ class RequestCache:
     def connection(self) -> sqlite3.Connection:
         # Opened lazily, so a generator can be pickled to worker processes before first use.
         if self._connection is None:
-            self._connection = sqlite3.connect(self.path, timeout=60)
-            self._connection.execute("PRAGMA journal_mode=WAL")
+            # A backend may report answers from its own thread (`chat_with_cache`); calls never overlap.
+            self._connection = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+            _use_wal(self._connection)
+            self._connection.execute("PRAGMA synchronous=NORMAL")
             self._connection.execute(_SCHEMA)
         return self._connection
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -47,6 +47,8 @@ class ChatAnswer:
 
 
 ChatResult = ChatAnswer | GenerationFailure
+# Told each request's index and result as soon as it is known, before the rest of the batch is.
+ResultCallback = Callable[[int, ChatResult], None]
 
 
 class ChatBackend(ABC):
@@ -55,8 +57,9 @@ class ChatBackend(ABC):
     name: str = "chat"
 
     @abstractmethod
-    def chat(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
-        """The answer, or why there is none, per request."""
+    def chat(self, requests: Sequence[ChatRequest], on_result: ResultCallback | None = None) -> list[ChatResult]:
+        """The answer, or why there is none, per request; `on_result` is called with each as it comes in (so a
+        caller can keep it at once: a killed run then loses only the requests in flight)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free connections."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from prox.generators.base import GenerationFailure
 from prox.generators.lm.base import CompletionBackend, CompletionRequest
-from prox.generators.lm.chat import ChatAnswer, ChatBackend, ChatRequest, ChatResult
+from prox.generators.lm.chat import ChatAnswer, ChatBackend, ChatRequest, ChatResult, ResultCallback
 from prox.generators.settings import OptionSet, option
 
 if TYPE_CHECKING:
@@ -103,8 +103,9 @@ class OpenAIBackend(CompletionBackend, ChatBackend):
                 posts.append(_Post(self.url, self.payload(request), _completion_text))
         return self._run(posts)
 
-    def chat(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
-        return self._run([_Post(self.chat_url, self.chat_payload(request), _chat_answer) for request in requests])
+    def chat(self, requests: Sequence[ChatRequest], on_result: ResultCallback | None = None) -> list[ChatResult]:
+        posts = [_Post(self.chat_url, self.chat_payload(request), _chat_answer) for request in requests]
+        return self._run(posts, on_result)
 
     def payload(self, request: CompletionRequest) -> dict:
         """The JSON body of one completion request: greedy, one choice, `max_tokens` new tokens."""
@@ -132,21 +133,22 @@ class OpenAIBackend(CompletionBackend, ChatBackend):
         delay = min(self.max_backoff, self.backoff * 2 ** (retry - 1))
         return delay * random.uniform(0.5, 1.0)
 
-    def _run(self, posts: Sequence[_Post | GenerationFailure]) -> list:
-        """Each post's answer or failure, in order; a failure given in place of a post is passed through."""
+    def _run(self, posts: Sequence[_Post | GenerationFailure], on_result: ResultCallback | None = None) -> list:
+        """Each post's answer or failure, in order; a failure given in place of a post is passed through.
+        `on_result` hears of each post's result as soon as it is known."""
         if not any(isinstance(post, _Post) for post in posts):
             return list(posts)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self._send_all(posts))
+            return asyncio.run(self._send_all(posts, on_result))
         # Called from inside a running event loop (a notebook, an async caller): run ours on a thread.
         results: list[list] = []
         errors: list[BaseException] = []
 
         def run_in_thread() -> None:
             try:
-                results.append(asyncio.run(self._send_all(posts)))
+                results.append(asyncio.run(self._send_all(posts, on_result)))
             except BaseException as error:  # re-raised in the caller's thread
                 errors.append(error)
 
@@ -157,13 +159,21 @@ class OpenAIBackend(CompletionBackend, ChatBackend):
             raise errors[0]
         return results[0]
 
-    async def _send_all(self, posts: Sequence[_Post | GenerationFailure]) -> list:
+    async def _send_all(self, posts: Sequence[_Post | GenerationFailure], on_result: ResultCallback | None) -> list:
         httpx = _import_httpx()
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
         semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def send(index: int, post: _Post | GenerationFailure) -> Any:
+            result = await self._send_one(client, semaphore, post)
+            if on_result is not None and isinstance(post, _Post):
+                # No await since the slot was freed: the answer is handed on before the slot sends another request.
+                on_result(index, result)
+            return result
+
         async with httpx.AsyncClient(headers=headers, limits=limits, timeout=httpx.Timeout(self.timeout)) as client:
-            return list(await asyncio.gather(*(self._send_one(client, semaphore, post) for post in posts)))
+            return list(await asyncio.gather(*(send(index, post) for index, post in enumerate(posts))))
 
     async def _send_one(
         self, client: httpx.AsyncClient, semaphore: asyncio.Semaphore, post: _Post | GenerationFailure
