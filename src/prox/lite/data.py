@@ -2,7 +2,8 @@
 
 Three sources feed it, in any mix: line-labelled pages (the `line_labels` schema: `lines` and `labels`, or
 `snippet_labels` where only some lines are labelled), documents with a 0/1 `label` (the `dclm_quality`
-schema), and `prox refine` outputs carrying an LM refiner's programs (see `prox.lite.distill`).
+schema), and `prox refine` outputs carrying an LM refiner's programs or `prox synth` outputs (SFT records) whose
+target programs label them (see `prox.lite.distill`).
 """
 
 from __future__ import annotations
@@ -62,14 +63,14 @@ def doc_from_record(record: dict, where: str) -> LabelledDoc:
 
 def read_examples(location: str | Path) -> Iterator[LabelledPage | LabelledDoc]:
     """Examples from one file (JSONL, plain or compressed, or Parquet) of either schema, or from a `prox refine`
-    output folder; a local path or a URL."""
+    or `prox synth` output folder; a local path or a URL."""
     location = str(location)
     with storage_errors(location):
         folder = is_dir(location)
     if folder:
-        from prox.lite.distill import teacher_examples
+        from prox.lite.distill import is_synth_output, synth_examples, teacher_examples
 
-        yield from teacher_examples(location)
+        yield from synth_examples(location) if is_synth_output(location) else teacher_examples(location)
         return
     for record in read_records_strict(location):
         if "lines" in record.data:

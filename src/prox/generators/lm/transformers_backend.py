@@ -140,6 +140,10 @@ class TransformersBackend(CompletionBackend):
         self.batch_size = batch_size
         self._models: dict[str, LoadedModel] = {}
 
+    def use_model(self, name: str, loaded: LoadedModel) -> None:
+        """Answer requests for `name` with a model already in memory (e.g. one being trained), not loading it."""
+        self._models[name] = loaded
+
     def model(self, name: str) -> LoadedModel:
         """The loaded model `name`, loading it on first use."""
         if name not in self._models:
