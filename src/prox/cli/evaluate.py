@@ -1,10 +1,12 @@
-"""`prox eval lines|docs`: score any refiner's programs against gold labels."""
+"""`prox eval lines|docs`: score any refiner's programs against gold labels; `prox eval pretrain` (in
+`eval_pretrain.py`): train small LMs on corpora and compare them."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
+from prox.cli import eval_pretrain
 from prox.cli.options import add_refiner_options, refiner_from_args
 from prox.evaluation import evaluate_docs, evaluate_lines
 from prox.evaluation.docs import read_labelled_docs
@@ -15,14 +17,34 @@ from prox.program import POLICIES, get_policy
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "eval",
-        help="score a refiner against gold labels: lines (chunk programs) or docs (doc programs)",
-        description="Score a refiner's programs against gold labels. `lines`: pages with a keep(1)/remove(0) "
-        "label per line (the schema of ../shared/data/line_labels/*.jsonl.gz), scored with the shared data's "
-        "protocol (skip pages with gold_empty or gold_recall < 0.9 and lines with 0.2 < score < 0.8; micro-average "
-        "over lines; precision/recall/F1 of the keep and the remove class). `docs`: documents with a 0/1 `label` "
-        "(the schema of ../shared/data/dclm_quality/dev.jsonl.gz): accuracy, keep-F1, balanced accuracy.",
+        help="score a refiner against gold labels (lines, docs), or compare corpora by training small LMs (pretrain)",
+        description="Score a refiner's programs against gold labels (`prox eval lines|docs`), or train a small LM "
+        "on each of several corpora and compare them on held-out text and downstream tasks (`prox eval pretrain`).",
     )
-    parser.add_argument("level", choices=("lines", "docs"), help="what to score")
+    levels = parser.add_subparsers(dest="level", metavar="WHAT", required=True)
+    for level, what in (
+        (
+            "lines",
+            "pages with a keep(1)/remove(0) label per line (the schema of ../shared/data/line_labels/*.jsonl.gz), "
+            "scored with the shared data's protocol (skip pages with gold_empty or gold_recall < 0.9 and lines with "
+            "0.2 < score < 0.8; micro-average over lines; precision/recall/F1 of the keep and the remove class)",
+        ),
+        (
+            "docs",
+            "documents with a 0/1 `label` (the schema of ../shared/data/dclm_quality/dev.jsonl.gz): accuracy, "
+            "keep-F1, balanced accuracy",
+        ),
+    ):
+        _add_gold_parser(levels, level, what)
+    eval_pretrain.add_parser(levels)
+
+
+def _add_gold_parser(levels: argparse._SubParsersAction, level: str, what: str) -> None:
+    parser = levels.add_parser(
+        level,
+        help=f"score a refiner's {'chunk' if level == 'lines' else 'doc'} programs against gold labels",
+        description=f"Score a refiner's programs against gold labels: {what}.",
+    )
     parser.add_argument(
         "--gold",
         required=True,
