@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from prox.chunking import Chunk
-from prox.program import ChunkProgram, parse_program
+from prox.program import ChunkProgram, Program, RemoveLines, parse_program
 
 
 def record_chunk_programs(chunks: Sequence[Chunk], texts: Sequence[str]) -> list[dict]:
@@ -21,9 +21,12 @@ def record_chunk_programs(chunks: Sequence[Chunk], texts: Sequence[str]) -> list
     ]
 
 
-def parse_chunk_programs(recorded: object) -> list[ChunkProgram]:
+def parse_chunk_programs(recorded: object, parsed: bool = True) -> list[ChunkProgram]:
     """Recorded chunk programs as executable `ChunkProgram`s (a missing program is an empty one); raises
-    ValueError, saying what is wrong, for anything that is not a list of recorded chunk programs."""
+    ValueError, saying what is wrong, for anything that is not a list of recorded chunk programs.
+
+    With `parsed=False` each program keeps only its raw text, which is all a policy with `parser="release"`
+    reads (parsing costs more than running such a policy)."""
     if not isinstance(recorded, list):
         raise ValueError(f"chunk_programs is a {type(recorded).__name__}, not a list")
     try:
@@ -32,7 +35,18 @@ def parse_chunk_programs(recorded: object) -> list[ChunkProgram]:
             program = item["program"] or ""
             if not isinstance(program, str):
                 raise TypeError(f"program is a {type(program).__name__}, not a string")
-            programs.append(ChunkProgram(parse_program(program), int(item["first_line"]), int(item["last_line"])))
+            readable = parse_program(program) if parsed else Program(source=program)
+            programs.append(ChunkProgram(readable, int(item["first_line"]), int(item["last_line"])))
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"unreadable chunk_programs ({type(error).__name__}: {error})") from error
     return programs
+
+
+def removed_lines(program: Program, first_line: int, last_line: int) -> set[int]:
+    """The lines of a chunk (document-wide `first_line`..`last_line`, inclusive) that the program's
+    `remove_lines` calls name, before any policy reverts or drops the edit."""
+    return {
+        line
+        for call in program.of_type(RemoveLines)
+        for line in range(max(call.start, first_line), min(call.end, last_line) + 1)
+    }
