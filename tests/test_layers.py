@@ -20,8 +20,12 @@ LAYERS = {
     "prox.generators": 4,
     "prox.lite": 4,
     "prox.synth": 4,
+    "prox.models": 4,
     "prox.pipeline": 5,
     "prox.evaluation": 6,
+    "prox.pretrain": 6,
+    "prox.training": 6,
+    "prox.report": 6,
     "prox.cli": 7,
     "prox.__main__": 7,
 }

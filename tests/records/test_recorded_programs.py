@@ -39,3 +39,18 @@ def test_anything_else_is_a_value_error_saying_what_is_wrong(recorded: object, m
     with pytest.raises(ValueError) as error:
         parse_chunk_programs(recorded)
     assert message in str(error.value)
+
+
+def test_unparsed_programs_run_under_the_release_policy_exactly_as_parsed_ones():
+    from prox.program import RELEASE, execute_chunk_programs
+
+    text = "\n".join(f"line {index} Read more »" for index in range(8))
+    recorded = [
+        {"first_line": 0, "last_line": 3, "program": "remove_lines(line_start=0, line_end=1)\nkeep_chunk()"},
+        {"first_line": 4, "last_line": 7, "program": 'normalize(source_str=" Read more »")\nremove_lines(9, 12)'},
+    ]
+    unparsed = parse_chunk_programs(recorded, parsed=False)
+    assert all(not item.program.calls and item.program.source for item in unparsed)
+    assert execute_chunk_programs(text, unparsed, RELEASE) == execute_chunk_programs(
+        text, parse_chunk_programs(recorded), RELEASE
+    )

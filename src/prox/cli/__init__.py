@@ -7,7 +7,7 @@ import errno
 import sys
 
 from prox import __version__
-from prox.cli import evaluate, lite, prompt, refine, synth, verify
+from prox.cli import cost, evaluate, lite, prompt, refine, report, synth, train, verify
 
 
 class CommandError(Exception):
@@ -24,9 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     refine.add_parsers(commands)
     evaluate.add_parser(commands)
+    cost.add_parser(commands)
     lite.add_parser(commands)
     prompt.add_parser(commands)
+    report.add_parser(commands)
     synth.add_parser(commands)
+    train.add_parser(commands)
     verify.add_parser(commands)
     return parser
 

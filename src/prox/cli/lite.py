@@ -31,14 +31,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="train a lite model folder",
         description="Train a lite model from any mix of: line-labelled pages (records with `lines` and `labels`, "
         "or `snippet_labels`), documents with a 0/1 `label` (records with `text` and `label`), and output folders "
-        "of `prox refine` run with another refiner (the student learns that teacher's programs). Record files are "
+        "of `prox refine` run with another refiner (the student learns that teacher's programs), and `prox synth` "
+        "output folders (SFT records: their target programs label documents and lines). Record files are "
         "JSONL (plain, .gz or .zst) or Parquet. Inputs and the model folder may be local paths or URLs (s3://, "
         "gs://, hf://datasets/..., any fsspec URL). Prints cross-validated metrics (folds are whole pages or "
         "documents), then fits on everything and writes the model folder. Deterministic for a seed. The model "
         f"shipped with prox was built with: {DEFAULT_MODEL_COMMAND}",
     )
     train.add_argument(
-        "inputs", nargs="+", metavar="INPUT", help="labelled record files or prox refine output folders (paths or URLs)"
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="labelled record files, prox refine or prox synth output folders (paths or URLs)",
     )
     train.add_argument(
         "-o", "--output", required=True, metavar="MODEL_DIR", help="where to write the model folder (a path or a URL)"
