@@ -5,9 +5,9 @@ Run from the project root:  python benchmarks/train_speed.py [--steps 3] [--warm
 Both run in this process, one after the other (the bare loop first, unless --prox-first), from the same random
 initialisation: `prox train sft`'s trainer (TRL's SFTTrainer with prox's data, validation off) for warmup + steps
 optimizer steps, and a loop of `loss = model(**batch).loss; loss.backward(); optimizer.step()` with the optimizer
-class and settings the trainer uses, over batches from the trainer's own data loader. Every record's prompt is cut
-to exactly --seq tokens (the release's truncation of a long document), so every batch has the same tokens whatever
-the order. Prints the tokens per second of the measured steps of each and the ratio.
+class and settings the trainer uses and its gradient clipping, over batches from the trainer's own data loader.
+Every record's prompt is cut to exactly --seq tokens (the release's truncation of a long document), so every batch
+has the same tokens whatever the order. Prints the tokens per second of the measured steps of each and the ratio.
 """
 
 from __future__ import annotations
@@ -93,7 +93,9 @@ def run_prox(run: object, args: argparse.Namespace) -> float:
     return clock.ended - clock.started
 
 
-def run_bare(loader: object, optimizer_class: type, options: dict, dtype: str, args: argparse.Namespace) -> float:
+def run_bare(
+    loader: object, optimizer_class: type, options: dict, max_grad_norm: float, dtype: str, args: argparse.Namespace
+) -> float:
     from prox.models import build_model, parse_shape
 
     model = build_model(parse_shape("prox-xs"), TOKENIZER, seed=0)
@@ -109,6 +111,8 @@ def run_bare(loader: object, optimizer_class: type, options: dict, dtype: str, a
                 input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]
             ).loss
         loss.backward()
+        if max_grad_norm:  # the trainer clips gradients (its max_grad_norm); the same work here
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if step == args.warmup:
@@ -133,17 +137,19 @@ def main() -> None:
         # The optimizer the trainer makes (class and settings), for the bare loop.
         optimizer_class, options = run.trainer.get_optimizer_cls_and_kwargs(run.trainer.args, run.trainer.model)
         loader, dtype = run.trainer.get_train_dataloader(), run.dtype
+        max_grad_norm = run.trainer.args.max_grad_norm
         if args.prox_first:
             prox_seconds = run_prox(run, args)
             del run
             gc.collect()
-            bare_seconds = run_bare(loader, optimizer_class, options, dtype, args)
+            bare_seconds = run_bare(loader, optimizer_class, options, max_grad_norm, dtype, args)
         else:
-            bare_seconds = run_bare(loader, optimizer_class, options, dtype, args)
+            bare_seconds = run_bare(loader, optimizer_class, options, max_grad_norm, dtype, args)
             gc.collect()
             prox_seconds = run_prox(run, args)
     print(f"prox-xs (354M), {dtype}, {torch.get_num_threads()} threads, batch {args.batch}, {tokens} tokens measured")
-    print(f"optimizer: {optimizer_class.__name__} {options}; {'prox first' if args.prox_first else 'bare loop first'}")
+    order = "prox first" if args.prox_first else "bare loop first"
+    print(f"optimizer: {optimizer_class.__name__} {options}, gradients clipped at {max_grad_norm}; {order}")
     print(f"{'':22} {'seconds':>8} {'tokens/s':>9}")
     print(f"{'bare PyTorch loop':22} {bare_seconds:8.2f} {tokens / bare_seconds:9.1f}")
     print(f"{'prox train sft':22} {prox_seconds:8.2f} {tokens / prox_seconds:9.1f}")
