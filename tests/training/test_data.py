@@ -99,3 +99,34 @@ def test_a_stage_reads_only_its_records_and_a_folder_without_shards_is_an_error(
     assert {record["stage"] for record in read_sft_records([str(synth_dir)], ("chunk",))} == {"chunk"}
     with pytest.raises(ValueError, match="no doc/chunk record shards"):
         list(read_sft_records([str(tmp_path)]))
+
+
+def test_the_loss_is_the_one_trl_computes(synth_dir: Path, llama2_dir: Path, tmp_path: Path):
+    """prox's trainer takes the model's own loss over the collated labels: the same value as TRL's fused LM head."""
+    datasets = pytest.importorskip("datasets")
+    trl = pytest.importorskip("trl")
+    import torch
+
+    from prox.models import build_model, parse_shape
+    from prox.training.sft import _hf_tokenizer, _trainer_class
+
+    tokenizer = load_tokenizer(llama2_dir)
+    examples = [tokenize_record(record, tokenizer, 2) for record in read_sft_records([str(synth_dir)])]
+    config = trl.SFTConfig(
+        output_dir=str(tmp_path), completion_only_loss=True, max_length=None, report_to="none", bf16=False
+    )
+    common = dict(
+        model=build_model(parse_shape("tiny"), llama2_dir),
+        args=config,
+        train_dataset=datasets.Dataset.from_list([example.features() for example in examples]),
+        processing_class=_hf_tokenizer(str(llama2_dir), __import__("transformers")),
+    )
+    prox_trainer = _trainer_class(trl)(**common, validation=None, prox_tokenizer=tokenizer)
+    trl_trainer = trl.SFTTrainer(**common)
+    batch = trl_trainer.data_collator([trl_trainer.train_dataset[index] for index in range(len(examples))])
+    items = int((batch["labels"] != -100).sum())
+    with torch.no_grad():
+        ours = prox_trainer.compute_loss(prox_trainer.model, dict(batch), num_items_in_batch=torch.tensor(items))
+        theirs = trl_trainer.compute_loss(trl_trainer.model, dict(batch), num_items_in_batch=torch.tensor(items))
+    assert torch.isfinite(ours)
+    assert torch.allclose(ours, theirs, rtol=1e-4, atol=1e-5)
