@@ -92,7 +92,9 @@ def test_outputs_have_every_corpus_seed_and_task(proxy_run):
             assert [point[0] for point in run["curve"]] == [0, 1920, 3840]
             assert set(run["downstream"]) == {"copa", "piqa"}
             assert 0 <= run["downstream"]["copa"]["acc"] <= 1
+            assert run["downstream"]["copa"]["examples"] == 2  # --eval-limit
         assert set(corpus["downstream"]) == {"copa", "piqa"}
+        assert corpus["downstream"]["piqa"]["examples"] == 2 and "sampling_variance" in corpus["downstream_average"]
     metrics = {item["metric"] for item in results["comparisons"]}
     assert metrics == {"heldout_loss", "downstream_average", "copa", "piqa"}
     table = (out / "results.md").read_text()
@@ -136,3 +138,23 @@ def test_packing_appends_eos_and_keeps_only_whole_blocks():
     assert pack(stream, block=3) == [[1, 2, 3], [9, 4, 5]]
     assert pack(stream, block=2, max_tokens=5) == [[1, 2], [3, 9]]
     assert sorted(token_stream([[1], [2], [3]], eos_id=0, seed=4)) == [0, 0, 0, 1, 2, 3]
+
+
+def test_accuracies_that_seeds_tie_on_need_more_than_the_examples_sampling_error():
+    """Seeds that score alike leave no seed spread; a few examples' worth of accuracy is then still not a difference."""
+    from prox.pretrain.report import compare, corpus_summary
+    from prox.pretrain.training import RunResult
+
+    def runs(name: str, accuracy: float, examples: int) -> list[RunResult]:
+        scores = {"piqa": {"acc": accuracy, "examples": float(examples)}}
+        return [RunResult(name, seed, 100, 5.0, [], 1.0, scores) for seed in range(3)]
+
+    def verdict(accuracy_b: float, examples: int) -> bool:
+        a = corpus_summary(runs("a", 0.600, examples))["downstream"]["piqa"]
+        b = corpus_summary(runs("b", accuracy_b, examples))["downstream"]["piqa"]
+        return compare("a", a, "b", b, "piqa")["exceeds_spread"]
+
+    # 40 examples: standard error of the difference sqrt(2 * 0.6 * 0.4 / 40) = 0.11; 0.025 is one example.
+    assert verdict(0.575, 40) is False
+    assert verdict(0.300, 40) is True  # 0.3 apart: beyond 2 x 0.105
+    assert verdict(0.575, 100_000) is True  # on many examples even 2.5 points is beyond sampling error

@@ -141,6 +141,9 @@ def evaluate_downstream(
             for key, value in metrics.items()
             if "," in key and "_stderr" not in key and isinstance(value, (int, float))
         }
+        examples = results.get("n-samples", {}).get(task, {}).get("effective")
+        if examples:
+            scores[task]["examples"] = float(examples)
     return scores
 
 

@@ -3,7 +3,10 @@ whether they exceed the seed spread, a Markdown table and the held-out loss plot
 
 A difference exceeds the seed spread when |mean_a - mean_b| > 2 · sqrt((s_a² + s_b²) / 2), with s the standard
 deviation over seeds (sample, n - 1): twice the pooled seed std. With one seed there is no spread and the
-verdict is null.
+verdict is null. An accuracy measured on n examples also varies with the examples drawn, which seeds that tie do
+not show: for accuracies the threshold is the larger of that and twice the standard error of the difference of two
+proportions, 2 · sqrt((p_a(1 - p_a) + p_b(1 - p_b)) / n) (for the average over tasks, the per-task variances
+averaged: sum over tasks of p(1 - p) / n_task, divided by tasks²).
 """
 
 from __future__ import annotations
@@ -17,9 +20,15 @@ from typing import Any
 
 from prox.pretrain.training import RunResult
 
-SPREAD_RULE = "|mean difference| > 2 x pooled seed std, sqrt((s_a^2 + s_b^2) / 2), s over seeds (n - 1)"
+SPREAD_RULE = (
+    "|mean difference| > 2 x pooled seed std, sqrt((s_a^2 + s_b^2) / 2), s over seeds (n - 1); for accuracies, also "
+    "> 2 x the standard error of a difference of two accuracies on the task's examples, "
+    "sqrt((p_a(1 - p_a) + p_b(1 - p_b)) / examples)"
+)
 # The one metric per task that the tables and comparisons use; lm-eval reports more in results.json.
 MAIN_METRIC = "acc"
+# Beside each task's metrics: how many examples were scored (lm-eval's effective n-samples).
+EXAMPLES = "examples"
 
 
 def summary(values: Sequence[float]) -> dict[str, float | None]:
@@ -44,7 +53,22 @@ def corpus_summary(runs: Sequence[RunResult]) -> dict[str, Any]:
         result["downstream_average"] = summary(
             [statistics.fmean(run.downstream[task][MAIN_METRIC] for task in tasks) for run in runs]
         )
+        examples = {task: min(int(run.downstream[task].get(EXAMPLES, 0)) for run in runs) for task in tasks}
+        if all(examples.values()):
+            for task in tasks:
+                result["downstream"][task]["sampling_variance"] = _binomial_variance(
+                    result["downstream"][task]["mean"], examples[task]
+                )
+                result["downstream"][task][EXAMPLES] = examples[task]
+            result["downstream_average"]["sampling_variance"] = (
+                sum(result["downstream"][task]["sampling_variance"] for task in tasks) / len(tasks) ** 2
+            )
     return result
+
+
+def _binomial_variance(accuracy: float, examples: int) -> float:
+    """The variance of an accuracy measured on `examples` examples (binomial)."""
+    return accuracy * (1 - accuracy) / examples
 
 
 def compare(name_a: str, a: dict, name_b: str, b: dict, metric: str) -> dict[str, Any]:
@@ -52,7 +76,10 @@ def compare(name_a: str, a: dict, name_b: str, b: dict, metric: str) -> dict[str
     difference = a["mean"] - b["mean"]
     exceeds = None
     if a["std"] is not None and b["std"] is not None:
-        exceeds = abs(difference) > 2 * math.sqrt((a["std"] ** 2 + b["std"] ** 2) / 2)
+        threshold = 2 * math.sqrt((a["std"] ** 2 + b["std"] ** 2) / 2)
+        if "sampling_variance" in a and "sampling_variance" in b:
+            threshold = max(threshold, 2 * math.sqrt(a["sampling_variance"] + b["sampling_variance"]))
+        exceeds = abs(difference) > threshold
     return {"a": name_a, "b": name_b, "metric": metric, "difference": difference, "exceeds_spread": exceeds}
 
 
