@@ -13,6 +13,7 @@ LAYERS = {
     "prox": 0,
     "prox.tokenizer": 0,
     "prox.storage": 0,
+    "prox.messages": 0,
     "prox.program": 1,
     "prox.chunking": 2,
     "prox.prompts": 2,

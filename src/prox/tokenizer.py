@@ -11,6 +11,8 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
+from prox.messages import first_line
+
 
 def load_tokenizer(path: str | Path) -> Tokenizer:
     """A tokenizer from a directory holding `tokenizer.json`, that file itself, or a transformers model dir."""
@@ -38,7 +40,7 @@ def _from_transformers(path: Path) -> Tokenizer:
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     except (OSError, ValueError) as error:  # their messages run over several lines; the CLI prints one
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = first_line(error)
         raise ValueError(f"{path}: no tokenizer.json, and transformers could not load a tokenizer ({reason})") from None
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:

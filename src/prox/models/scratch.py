@@ -43,6 +43,8 @@ PRESETS: dict[str, ModelShape] = {
 }
 
 _KEYS = {field.name for field in fields(ModelShape)}
+# The files of a Hugging Face tokenizer folder that a model folder carries beside its weights.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json")
 
 
 def parse_shape(spec: str) -> ModelShape:
@@ -101,12 +103,18 @@ def save_scratch_model(shape: ModelShape, tokenizer_dir: str | Path, output: str
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     build_model(shape, tokenizer_dir, seed).save_pretrained(output)
-    source = Path(tokenizer_dir)
-    source = source.parent if source.is_file() else source
-    for name in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json"):
-        if (source / name).is_file():
-            shutil.copy(source / name, output / name)
+    copy_tokenizer_files(tokenizer_dir, output)
     return output
+
+
+def copy_tokenizer_files(source: str | Path, output: str | Path) -> list[str]:
+    """Copy the tokenizer files of `source` (a folder, or a file in it) into `output` byte for byte; their names."""
+    folder = Path(source)
+    folder = folder.parent if folder.is_file() else folder
+    copied = [name for name in TOKENIZER_FILES if (folder / name).is_file()]
+    for name in copied:
+        shutil.copy(folder / name, Path(output) / name)
+    return copied
 
 
 def _token_id(tokenizer: Any, token: str) -> int | None:

@@ -92,11 +92,7 @@ class LabelSettings(SynthCommand):
             raise ValueError(f"--chunk-budget must be at least 1, got {self.chunk_budget}")
         if self.ambiguous not in AMBIGUOUS_CHOICES:
             raise ValueError(f"--ambiguous takes one of {', '.join(AMBIGUOUS_CHOICES)}, got {self.ambiguous}")
-        for name, value in (("--limit", self.limit), ("--tasks", self.tasks), ("--workers", self.workers)):
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
-        if self.records_per_shard < 1:
-            raise ValueError(f"--records-per-shard must be at least 1, got {self.records_per_shard}")
+        self.check_run_options()
 
     def describe(self) -> dict:
         """The settings as stats.json records them."""

@@ -35,6 +35,7 @@ import orjson
 from prox.program import Normalize, RemoveLines, execute_doc_program, parse_program
 from prox.records.errors import error_document, error_record
 from prox.records.files import PART_SUFFIX
+from prox.records.programs import removed_lines
 from prox.storage import filesystem, is_remote, join
 from prox.synth.records import STAGES, render_prompt
 
@@ -172,7 +173,7 @@ class SynthOutput:
             return
         first, last = record["first_line"], record["last_line"]
         removals, normalizations = parsed.of_type(RemoveLines), parsed.of_type(Normalize)
-        removed = {line for call in removals for line in range(max(call.start, first), min(call.end, last) + 1)}
+        removed = removed_lines(parsed, first, last)
         self.count("chunk_target", "with_edits" if removals or normalizations else "keep_chunk")
         self.count("chunk_target", "remove_lines_calls", value=len(removals))
         self.count("chunk_target", "normalize_calls", value=len(normalizations))

@@ -60,6 +60,14 @@ class SynthCommand:
     overwrite: bool
     progress: bool
 
+    def check_run_options(self) -> None:
+        """Raise a ValueError naming the flag for a run option (declared here) out of its range."""
+        for name, value in (("--limit", self.limit), ("--tasks", self.tasks), ("--workers", self.workers)):
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+        if self.records_per_shard < 1:
+            raise ValueError(f"--records-per-shard must be at least 1, got {self.records_per_shard}")
+
     def input_files(self) -> list[InputFile]:
         """Every input file, in order; raises ValueError for an input that holds none."""
         raise NotImplementedError

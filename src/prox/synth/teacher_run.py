@@ -74,16 +74,9 @@ class TeacherRunSettings(SynthCommand):
             raise ValueError("--teacher-model NAME is required: the model the teacher server serves")
         if self.concurrency < 1 or self.max_retries < 0 or self.request_timeout <= 0:
             raise ValueError("--concurrency must be at least 1, --max-retries 0 or more and --request-timeout > 0")
-        for name, value in (
-            ("--max-new-tokens", self.max_new_tokens),
-            ("--limit", self.limit),
-            ("--tasks", self.tasks),
-            ("--workers", self.workers),
-        ):
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
-        if self.records_per_shard < 1:
-            raise ValueError(f"--records-per-shard must be at least 1, got {self.records_per_shard}")
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
+            raise ValueError(f"--max-new-tokens must be at least 1, got {self.max_new_tokens}")
+        self.check_run_options()
 
     @property
     def teacher(self) -> str:

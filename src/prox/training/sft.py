@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from prox.generators.lm.transformers_backend import resolve_dtype
+from prox.messages import first_line
 from prox.models import parse_shape
-from prox.models.scratch import build_model
+from prox.models.scratch import TOKENIZER_FILES, build_model, copy_tokenizer_files
 from prox.prompts import LLAMA2_CHAT_TEMPLATE
 from prox.tokenizer import load_tokenizer
 from prox.training.data import read_sft_records, split_records, stages_of, tokenize_record
@@ -30,7 +31,6 @@ from prox.training.validation import ValidationSet
 
 REPORT_FILE = "prox_train.json"
 CHECKPOINTS = "checkpoints"
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json")
 
 
 @dataclass
@@ -316,11 +316,7 @@ def evaluations(log_history: list[dict]) -> list[dict]:
 
 def install_tokenizer(source: str, output: Path) -> None:
     """The base's tokenizer files, byte for byte, and a chat template: the Llama-2 one when the base has none."""
-    folder = Path(source)
-    folder = folder.parent if folder.is_file() else folder
-    copied = [name for name in TOKENIZER_FILES if (folder / name).is_file()]
-    for name in copied:
-        shutil.copy(folder / name, output / name)
+    copy_tokenizer_files(source, output)
     config_path = output / "tokenizer_config.json"
     config = json.loads(config_path.read_text()) if config_path.is_file() else {}
     template_path = output / "chat_template.jinja"
@@ -337,7 +333,7 @@ def _hf_tokenizer(tokenizer_dir: str, transformers: Any) -> Any:
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(tokenizer_dir)
     except (OSError, ValueError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = first_line(error)
         raise ValueError(f"cannot load the tokenizer {tokenizer_dir}: {reason}") from None
     if not tokenizer.chat_template:
         tokenizer.chat_template = LLAMA2_CHAT_TEMPLATE
@@ -354,7 +350,7 @@ def _initial_model(settings: SFTSettings, transformers: Any, torch: Any) -> Any:
             settings.base, dtype=torch.float32, local_files_only=local
         )
     except (OSError, ValueError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = first_line(error)
         raise ValueError(f"cannot load --base {settings.base}: {reason}") from None
 
 
@@ -408,5 +404,5 @@ def _hub_tokenizer(name: str) -> str:
 
         return snapshot_download(name, allow_patterns=[*TOKENIZER_FILES, "chat_template.jinja"])
     except Exception as error:  # the hub raises many kinds; the CLI prints one line
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = first_line(error)
         raise ValueError(f"{name} is not a local folder and its tokenizer cannot be fetched: {reason}") from None

@@ -21,6 +21,7 @@ from tokenizers import Tokenizer
 from prox.generators.base import GenerationFailure
 from prox.generators.lm.base import CompletionBackend, CompletionRequest, group_requests
 from prox.generators.settings import OptionSet, option
+from prox.messages import first_line
 from prox.tokenizer import load_tokenizer
 
 DType = Literal["auto", "bf16", "fp32"]
@@ -95,7 +96,7 @@ def load_model(name: str, device: str, dtype: str) -> LoadedModel:
             name, dtype=getattr(torch, dtype), local_files_only=local
         )
     except (OSError, ValueError) as error:  # their messages run over several lines; the CLI prints one
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = first_line(error)
         raise ValueError(f"cannot load model {name}: {reason}") from None
     model.to(device).eval()
     tokenizer = _decoding_tokenizer(name, local)
